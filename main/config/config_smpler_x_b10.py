@@ -1,0 +1,2 @@
+"""SMPLer-X-B10: ViT-B encoder trained on 10 datasets (the paper's data-scaling study)."""
+_base_ = ['./_base_/datasets_10.py', './_base_/model_b.py']

@@ -1,0 +1,4 @@
+"""SMPLer-X-H5: ViT-H encoder trained on 5 datasets (the paper's data-scaling study)."""
+_base_ = ['./_base_/datasets_5.py', './_base_/model_h.py']
+
+train_batch_size = 16  # per GPU: ViT-H uses half the S/B/L batch

@@ -1,0 +1,2 @@
+"""SMPLer-X-L10: ViT-L encoder trained on 10 datasets (the paper's data-scaling study)."""
+_base_ = ['./_base_/datasets_10.py', './_base_/model_l.py']
