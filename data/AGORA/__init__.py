@@ -1,0 +1,4 @@
+"""AGORA loader."""
+from data.AGORA.AGORA import AGORA
+
+__all__ = ['AGORA']

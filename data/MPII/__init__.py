@@ -1,0 +1,4 @@
+"""MPII loader."""
+from data.MPII.MPII import MPII
+
+__all__ = ['MPII']

@@ -1,0 +1,4 @@
+"""UBody loader."""
+from data.UBody.UBody import UBody
+
+__all__ = ['UBody']
