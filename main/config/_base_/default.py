@@ -74,7 +74,12 @@ smplx_orient_weight = None  # None: no separate root-orientation term (the origi
 # ------------------------------------------------------------------ data
 data_strategy = 'balance'  # MultipleDatasets: every dataset gives total_data_len // #datasets items
 use_cache = True  # cache parsed HumanData annotations
-strict_data = False  # True: a missing/corrupt dataset file is an error instead of a skipped dataset
+strict_data = False  # True: a missing/corrupt dataset file or bad sample is an error instead of a skip
+# Per-dataset HumanData annotation files, e.g. {'BEDLAM': {'train': ['bedlam_train.npz'], 'test': [...]}};
+# a dataset not listed reads preprocessed_datasets/{name lowercased}_{split}.npz.
+humandata_files = {}
+data_cache_dir = None  # parsed-annotation cache; None -> {data_dir}/cache
+check_image_files = True  # at first load, drop samples whose image file is missing (the result is cached)
 no_aug = False  # True: no training augmentation (scale/rotation/colour/flip)
 bbox_ratio = 1.2  # box enlargement for HumanData (body boxes use bbox_ratio * 0.833) and EHF/MSCOCO
 agora_fix_betas = True

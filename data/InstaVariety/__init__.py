@@ -1,0 +1,4 @@
+"""InstaVariety dataset (HumanData format)."""
+from data.InstaVariety.InstaVariety import InstaVariety
+
+__all__ = ["InstaVariety"]

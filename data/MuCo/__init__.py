@@ -1,0 +1,4 @@
+"""MuCo dataset (HumanData format)."""
+from data.MuCo.MuCo import MuCo
+
+__all__ = ["MuCo"]

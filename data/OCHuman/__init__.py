@@ -1,0 +1,4 @@
+"""OCHuman dataset (HumanData format)."""
+from data.OCHuman.OCHuman import OCHuman
+
+__all__ = ["OCHuman"]

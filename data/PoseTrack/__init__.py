@@ -1,0 +1,4 @@
+"""PoseTrack dataset (HumanData format)."""
+from data.PoseTrack.PoseTrack import PoseTrack
+
+__all__ = ["PoseTrack"]

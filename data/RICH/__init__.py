@@ -1,0 +1,4 @@
+"""RICH dataset (HumanData format)."""
+from data.RICH.RICH import RICH
+
+__all__ = ["RICH"]

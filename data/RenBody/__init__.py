@@ -1,0 +1,4 @@
+"""RenBody dataset (HumanData format)."""
+from data.RenBody.RenBody import RenBody
+
+__all__ = ["RenBody"]

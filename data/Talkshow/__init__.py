@@ -1,0 +1,4 @@
+"""Talkshow dataset (HumanData format)."""
+from data.Talkshow.Talkshow import Talkshow
+
+__all__ = ["Talkshow"]
