@@ -119,10 +119,10 @@ class AnnotatedDataset(HumanData):
         if interval is None and cls.use_generic_sample_interval:
             interval = cfg.get(f'{split}_sample_interval')
         return cls(split, data_dir=cfg.data_dir, human_model_path=cfg.human_model_path,
-                   bbox_ratio=float(cfg.get('bbox_ratio', 1.25)), sample_interval=int(interval or 1),
-                   strict_data=bool(cfg.get('strict_data', False)),
-                   check_images=bool(cfg.get('check_image_files', True)),
-                   no_aug=bool(cfg.get('no_aug', False)), seed=int(cfg.get('seed', 2023)),
+                   bbox_ratio=float(cfg.bbox_ratio), sample_interval=int(interval or 1),
+                   strict_data=bool(cfg.strict_data),
+                   check_images=bool(cfg.check_image_files),
+                   no_aug=bool(cfg.no_aug), seed=int(cfg.seed),
                    geometry=geometry, **cls.config_options(cfg))
 
     @classmethod

@@ -96,20 +96,20 @@ class HumanData(torch.utils.data.Dataset):
         """Read every setting from the config (the one place that does) and build the dataset."""
         name = cls.dataset_name()
         # eval_on_train: test items from the training files (shuffled, first 10,000), as the original.
-        on_train = split == "test" and bool(cfg.get("eval_on_train", False))
+        on_train = split == "test" and bool(cfg.eval_on_train)
         file_split = "train" if on_train else split
-        files = (cfg.get("humandata_files") or {}).get(name, {}).get(file_split) or cls.default_files(file_split)
-        cache_dir = cfg.get("data_cache_dir") or None
+        files = (cfg.humandata_files or {}).get(name, {}).get(file_split) or cls.default_files(file_split)
+        cache_dir = cfg.data_cache_dir or None
         geometry = GeometryConfig(tuple(cfg.input_img_shape), tuple(cfg.output_hm_shape),
                                   float(cfg.body_3d_size), float(cfg.hand_3d_size), float(cfg.face_3d_size))
         return cls(split, data_dir=cfg.data_dir, human_model_path=cfg.human_model_path,
                    files=tuple(files), bbox_ratio=float(cfg.bbox_ratio),
                    sample_interval=int(cfg.get(f"{name}_{file_split}_sample_interval", 1)),
-                   shuffle=on_train or (split == "train" and cfg.get("data_strategy") == "balance"),
-                   use_cache=bool(cfg.get("use_cache", True)), cache_dir=cache_dir,
-                   strict_data=bool(cfg.get("strict_data", False)),
-                   check_images=bool(cfg.get("check_image_files", True)),
-                   no_aug=bool(cfg.get("no_aug", False)), seed=int(cfg.get("seed", 2023)),
+                   shuffle=on_train or (split == "train" and cfg.data_strategy == "balance"),
+                   use_cache=bool(cfg.use_cache), cache_dir=cache_dir,
+                   strict_data=bool(cfg.strict_data),
+                   check_images=bool(cfg.check_image_files),
+                   no_aug=bool(cfg.no_aug), seed=int(cfg.seed),
                    geometry=geometry, max_samples=EVAL_ON_TRAIN_SAMPLES if on_train else None)
 
     def fix_params_hook(self):

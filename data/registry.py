@@ -102,7 +102,7 @@ def build_train_dataset(cfg) -> MultipleDatasets:
     if len(empty) == len(built):
         raise ValueError(f"every training dataset is empty ({', '.join(names)}); check data_dir="
                          f"{cfg.data_dir} and the warnings above")
-    strategy, seed = cfg.get("data_strategy"), int(cfg.get("seed", 2023))
+    strategy, seed = cfg.data_strategy, int(cfg.seed)
     if strategy is None:
         groups, group_names = [], []
         for label, group in (("3d", cfg.trainset_3d), ("2d", cfg.trainset_2d),
@@ -113,5 +113,5 @@ def build_train_dataset(cfg) -> MultipleDatasets:
                 group_names.append(label)
         return MultipleDatasets(groups, None, seed=seed, names=group_names)
     keep = [n for n in names if n not in empty]
-    return MultipleDatasets([built[n] for n in keep], strategy, cfg.get("total_data_len", "auto"),
+    return MultipleDatasets([built[n] for n in keep], strategy, cfg.total_data_len,
                             seed=seed, names=keep)

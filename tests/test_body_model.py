@@ -163,3 +163,14 @@ def test_chumpy_pickles_load_without_chumpy(tmp_path, monkeypatch):
     data = load_chumpy_pickle(path)
     np.testing.assert_array_equal(data["shapedirs"], arr)
     assert data["f"].shape == (2, 3)
+
+
+def test_first_use_under_inference_mode_does_not_break_autograd(human_model_path):
+    """A layer first built inside torch.inference_mode() must still serve gradient-tracked calls."""
+    from common.utils.human_models import SMPLX
+    with torch.inference_mode():
+        model = SMPLX(human_model_path)  # a fresh instance, not the cached one
+        model(**_params(1))
+    params = {k: v.requires_grad_() for k, v in _params(1).items()}
+    model(**params).vertices.sum().backward()
+    assert params["body_pose"].grad is not None

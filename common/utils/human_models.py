@@ -137,7 +137,10 @@ class _PerDeviceLayer:
     """Holds one smplx layer per device: built once on the CPU, copied to other devices on first use."""
 
     def __init__(self, factory):
-        self.cpu = factory().eval().requires_grad_(False)
+        # Built outside inference mode: layers first created under torch.inference_mode() would hold
+        # inference tensors that later autograd-tracked calls cannot save for backward.
+        with torch.inference_mode(False):
+            self.cpu = factory().eval().requires_grad_(False)
         self._layers: dict[torch.device, torch.nn.Module] = {torch.device("cpu"): self.cpu}
         self._lock = threading.Lock()
 
@@ -147,7 +150,8 @@ class _PerDeviceLayer:
             with self._lock:
                 layer = self._layers.get(device)
                 if layer is None:
-                    layer = copy.deepcopy(self.cpu).to(device)
+                    with torch.inference_mode(False):
+                        layer = copy.deepcopy(self.cpu).to(device)
                     self._layers[device] = layer
         return layer
 
@@ -181,11 +185,11 @@ class SMPLX:
 
         self._layers = _PerDeviceLayer(factory)
         cpu = self._layers.cpu
-        self.faces = np.asarray(cpu.faces, dtype=np.int64)             # (20908, 3)
-        self.J_regressor = cpu.J_regressor.detach().clone()            # (55, 10475)
-        self.parents = cpu.parents.detach().clone()                    # (55,)
-        self.left_hand_mean = cpu.left_hand_mean.detach().clone()      # (45,) axis-angle
-        self.right_hand_mean = cpu.right_hand_mean.detach().clone()    # (45,)
+        self.faces = np.asarray(cpu.faces, dtype=np.int64)  # (20908, 3)
+        self.J_regressor = cpu.J_regressor                 # (55, 10475), read-only
+        self.parents = cpu.parents                         # (55,)
+        self.left_hand_mean = cpu.left_hand_mean           # (45,) axis-angle
+        self.right_hand_mean = cpu.right_hand_mean         # (45,)
 
     def __call__(self, *, global_orient: torch.Tensor, body_pose: torch.Tensor,
                  left_hand_pose: torch.Tensor, right_hand_pose: torch.Tensor, jaw_pose: torch.Tensor,
@@ -242,8 +246,8 @@ class SMPL:
 
         self._layers = _PerDeviceLayer(factory)
         cpu = self._layers.cpu
-        self.faces = np.asarray(cpu.faces, dtype=np.int64)   # (13776, 3)
-        self.J_regressor = cpu.J_regressor.detach().clone()  # (24, 6890)
+        self.faces = np.asarray(cpu.faces, dtype=np.int64)  # (13776, 3)
+        self.J_regressor = cpu.J_regressor                 # (24, 6890), read-only
 
     def __call__(self, *, global_orient: torch.Tensor, body_pose: torch.Tensor, betas: torch.Tensor,
                  transl: torch.Tensor | None = None) -> BodyModelOutput:

@@ -70,11 +70,11 @@ class AGORA(AnnotatedDataset):
     @classmethod
     def config_options(cls, cfg):
         for flag in ('agora_fix_betas', 'agora_fix_global_orient_transl'):
-            if cfg.get(flag):
+            if cfg[flag]:
                 logger.warning('AGORA: config %s=True selects an annotation variant this loader does not '
                                'know; the annotations are read as listed in AGORA_train.json', flag)
-        return {'resolution': cfg.get('agora_resolution', '1280x720'),
-                'benchmark': str(cfg.get('agora_benchmark', 'na'))}
+        return {'resolution': cfg.agora_resolution,
+                'benchmark': str(cfg.agora_benchmark)}
 
     def annotation_file(self):
         if self.split == 'train':

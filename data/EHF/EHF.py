@@ -128,8 +128,8 @@ class EHF(torch.utils.data.Dataset):
     @classmethod
     def from_config(cls, cfg, split='test'):
         """Build from the config keys ``data_dir``, ``bbox_ratio`` (default 1.2) and ``input_img_shape``."""
-        return cls(cfg.data_dir, bbox_ratio=cfg.get('bbox_ratio', 1.2),
-                   input_img_shape=cfg.get('input_img_shape', INPUT_IMG_SHAPE), split=split)
+        return cls(cfg.data_dir, bbox_ratio=cfg.bbox_ratio,
+                   input_img_shape=cfg.input_img_shape, split=split)
 
     def _load_annotations(self):
         if not self.annot_path.is_file():

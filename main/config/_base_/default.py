@@ -87,6 +87,7 @@ agora_fix_global_orient_transl = True  # also makes the pose loss supervise the 
 agora_valid_root_pose = True
 egobody_fix_betas = False
 agora_benchmark = 'agora_model'
+agora_resolution = '1280x720'  # AGORA image resolution the loader reads: '1280x720' or '3840x2160'
 shapy_eval_split = None
 # Informational list of the original (what its dataset folders hold); not read by the code.
 dataset_list = ['Human36M', 'MSCOCO', 'MPII', 'AGORA', 'EHF', 'SynBody', 'GTA_Human2', 'EgoBody_Egocentric',
