@@ -18,5 +18,8 @@ $(STAMP): requirements.txt
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+demo: $(STAMP)
+	$(PY) tools/run_demo.py
+
 clean:
 	rm -rf .cache .pytest_cache output

@@ -49,8 +49,13 @@ def find_checkpoint() -> str | None:
 
 
 def synthetic_body_model() -> Path:
+    import hashlib
+
+    from data.synthetic import body_model_files
     from data.synthetic.body_model_files import write_body_model_files
-    out = Path(ROOT) / '.cache' / 'demo'
+    # keyed by the generator's source, so a changed generator never leaves a stale model behind
+    key = hashlib.sha1(Path(body_model_files.__file__).read_bytes()).hexdigest()[:12]
+    out = Path(ROOT) / '.cache' / 'demo' / f'body_{key}'
     done = out / 'human_model_files' / '.complete'
     if not done.is_file():
         print(f'generating the synthetic body model into {out} ...', flush=True)

@@ -1,0 +1,226 @@
+"""Turn a config into a training run: input checks, run directory, loader, model, optimiser, resume.
+
+``main/train.py`` calls, in order: :func:`validate_train_inputs` (cheap file checks, before any process
+group or GPU memory), ``distributed.init_from_env``, :func:`prepare_run_dir` (rank 0 creates, the others
+receive the path), then :func:`run_training`.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import logging
+import os
+import random
+import re
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from common.engine.optim import build_optimizer, build_scheduler
+from common.engine.snapshots import TrainState, list_snapshots, resume_from, save_snapshot, seed_everything
+from common.engine.train_log import TrainLogger
+from common.engine.trainer import PRECISIONS, LoopSettings, train_loop
+from common.utils import distributed as dist_utils
+
+__all__ = ['TrainInputError', 'train_dataset_names', 'validate_train_inputs', 'find_latest_run',
+           'prepare_run_dir', 'build_train_loader', 'run_training']
+
+logger = logging.getLogger(__name__)
+
+
+class TrainInputError(ValueError):
+    """A training input (dataset, directory, weights file, output dir) is wrong; the message says the fix."""
+
+
+def train_dataset_names(cfg) -> list[str]:
+    """``trainset_3d + trainset_2d + trainset_humandata`` in MultipleDatasets order."""
+    return [*cfg.get('trainset_3d', []), *cfg.get('trainset_2d', []), *cfg.get('trainset_humandata', [])]
+
+
+def find_latest_run(output_root: str, exp_name: str) -> str | None:
+    """Newest ``{output_root}/{exp_name}_{timestamp}`` that holds a snapshot, or None."""
+    parent = os.path.join(output_root, os.path.dirname(exp_name))
+    pattern = re.compile(re.escape(os.path.basename(exp_name)) + r'_\d{8}_\d{6}')
+    if not os.path.isdir(parent):
+        return None
+    runs = sorted((d for d in os.listdir(parent) if pattern.fullmatch(d)), reverse=True)
+    for name in runs:
+        if list_snapshots(os.path.join(parent, name, 'model_dump')):
+            return os.path.join(parent, name)
+    return None
+
+
+def validate_train_inputs(cfg, exp_name: str, resume: str | None) -> None:
+    """Raise TrainInputError for an unknown dataset, missing data, missing weights or a clashing output dir."""
+    from data.registry import get_dataset_class  # the data package is heavy; import only when training
+    names = train_dataset_names(cfg)
+    if not names:
+        raise TrainInputError('no training datasets: set trainset_3d / trainset_2d / trainset_humandata')
+    folders = {}
+    for name in names:
+        try:
+            folders[name] = getattr(get_dataset_class(name), 'img_dir_name', None) or name
+        except KeyError as err:
+            raise TrainInputError(f'training dataset {name!r} (trainset_* in the config): {err.args[0]}') from None
+    if not os.path.isdir(cfg.data_dir):
+        raise TrainInputError(f'data_dir {cfg.data_dir} does not exist; put the datasets there (see README '
+                              f'"Data") or pass --cfg-options data_dir=/path/to/dataset')
+    missing = [n for n in names if not os.path.isdir(os.path.join(cfg.data_dir, folders[n]))]
+    if missing and (len(missing) == len(names) or cfg.get('strict_data', False)):
+        raise TrainInputError(f'dataset folder(s) missing under {cfg.data_dir}: '
+                              f'{[folders[n] for n in missing]}; download them, or remove them from '
+                              f'trainset_3d/trainset_2d/trainset_humandata with --cfg-options')
+    if missing:
+        logger.warning('dataset folder(s) missing under %s: %s; these sets will be skipped (strict_data=False)',
+                       cfg.data_dir, [folders[n] for n in missing])
+    if resume is None and cfg.get('continue_train', False):
+        path = cfg.get('pretrained_model_path')
+        if not path or not os.path.isfile(path):
+            raise TrainInputError(f'continue_train=True but pretrained_model_path {path!r} does not exist; '
+                                  f'download it into {cfg.pretrained_model_dir} or set the path')
+    elif resume is None and not cfg.get('random_init', False):
+        path = cfg.get('encoder_pretrained_model_path')
+        if not path or not os.path.isfile(path):
+            raise TrainInputError(f'ViTPose encoder weights {path!r} not found (encoder_pretrained_model_path); '
+                                  f'download vitpose_*.pth from the ViTPose project into '
+                                  f'{cfg.pretrained_model_dir}, or train from scratch with '
+                                  f'--cfg-options random_init=True')
+    if resume is None:
+        plain = os.path.join(cfg.output_root, exp_name)
+        if os.path.isdir(os.path.join(plain, 'model_dump')):
+            raise TrainInputError(f'output directory {plain} already exists; continue it with --resume {plain} '
+                                  f'or choose another --exp_name')
+    elif resume and not os.path.exists(resume):
+        raise TrainInputError(f'--resume {resume}: no such file or directory')
+    elif resume and os.path.isdir(resume) and not (list_snapshots(resume)
+                                                   or list_snapshots(os.path.join(resume, 'model_dump'))):
+        raise TrainInputError(f'--resume {resume}: no snapshot_*.pth.tar in it or in its model_dump/')
+    elif resume == '' and find_latest_run(cfg.output_root, exp_name) is None:
+        raise TrainInputError(f'--resume: no run of --exp_name {exp_name!r} with a snapshot under '
+                              f'{cfg.output_root} (looked for {exp_name}_YYYYmmdd_HHMMSS/model_dump/)')
+
+
+def _attach_run_dir(cfg, run_dir: str) -> None:
+    """Point cfg's output keys at an existing run (resume) without touching its code/config.py."""
+    from common.config import RUN_SUBDIRS
+    cfg.output_dir = os.path.abspath(run_dir)
+    for attr, folder in RUN_SUBDIRS.items():
+        cfg[attr] = os.path.join(cfg.output_dir, folder)
+        os.makedirs(cfg[attr], exist_ok=True)
+
+
+def prepare_run_dir(cfg, exp_name: str, resume: str | None) -> str | None:
+    """Collective: rank 0 creates (or re-opens, when resuming) the run dir; every rank gets the same paths.
+
+    Returns the resume target (file or directory) or None for a fresh run. ``resume=''`` means "the newest
+    run of this exp_name".
+    """
+    from common.config import setup_run_dirs
+    if resume == '':
+        resume = find_latest_run(cfg.output_root, exp_name)
+        if resume is None:
+            raise TrainInputError(f'--resume: no run of {exp_name!r} with a snapshot under {cfg.output_root}')
+    run_dir = None
+    if resume is not None:
+        parent = os.path.dirname(os.path.abspath(resume))
+        if os.path.isdir(os.path.join(resume, 'model_dump')):
+            run_dir = resume
+        elif os.path.isfile(resume) and os.path.basename(parent) == 'model_dump':
+            run_dir = os.path.dirname(parent)
+    if run_dir is not None:
+        _attach_run_dir(cfg, run_dir)
+        cfg.exp_name = exp_name
+        return resume
+    stamp = dist_utils.broadcast_object(datetime.datetime.now().strftime('%Y%m%d_%H%M%S'))
+    target = os.path.join(cfg.output_root, f'{exp_name}_{stamp}')
+    if dist_utils.broadcast_object(os.path.exists(target)):  # rank 0's view, so every rank raises
+        raise TrainInputError(f'output directory {target} already exists; use --resume {target}')
+    if dist_utils.is_main_process():
+        setup_run_dirs(cfg, exp_name, timestamp=stamp)
+    dist_utils.barrier()
+    if not dist_utils.is_main_process():
+        _attach_run_dir(cfg, target)
+        cfg.exp_name = exp_name
+    return resume
+
+
+def _seed_worker(worker_id: int) -> None:
+    """DataLoader worker init: derive numpy/python seeds from torch's per-worker seed."""
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def build_train_loader(cfg, dataset, device: torch.device) -> tuple[DataLoader, DistributedSampler]:
+    """DataLoader over a DistributedSampler (shuffle, seed cfg.seed), batch cfg.train_batch_size per rank."""
+    sampler = DistributedSampler(dataset, num_replicas=dist_utils.get_world_size(), rank=dist_utils.get_rank(),
+                                 shuffle=True, seed=int(cfg.seed))
+    workers = int(cfg.num_thread)
+    loader = DataLoader(dataset, batch_size=int(cfg.train_batch_size), sampler=sampler, num_workers=workers,
+                        drop_last=True, pin_memory=device.type == 'cuda', worker_init_fn=_seed_worker,
+                        persistent_workers=False)  # fresh workers per epoch: exact resume of augmentations
+    return loader, sampler
+
+
+def run_training(cfg, device: torch.device, resume: str | None = None, show_bar: bool = True) -> TrainState:
+    """Build everything from ``cfg`` and train; returns the final state. Collective on every rank."""
+    from common.checkpoint import load_checkpoint, load_vitpose_encoder
+    from common.model import build_model
+    from data.registry import build_train_dataset
+
+    rank, world = dist_utils.get_rank(), dist_utils.get_world_size()
+    seed_everything(int(cfg.seed) + rank)
+    if cfg.precision not in PRECISIONS:
+        raise TrainInputError(f'precision {cfg.precision!r} is not one of {list(PRECISIONS)}')
+    cfg.num_gpus = world
+    dataset = build_train_dataset(cfg)
+    loader, sampler = build_train_loader(cfg, dataset, device)
+    iters = len(loader)
+    if iters == 0:
+        raise TrainInputError(f'{len(dataset)} training samples over {world} ranks give no full batch of '
+                              f'{cfg.train_batch_size}; lower train_batch_size')
+
+    model = build_model(cfg, 'train')  # SPEC §1.14 init of the heads and encoder
+    finetune_meta = {}
+    if resume is None and cfg.get('continue_train', False):  # non-strict as the original; mismatches logged
+        finetune_meta = load_checkpoint(model, cfg.pretrained_model_path, strict=False)
+    elif resume is None and not cfg.get('random_init', False):
+        load_vitpose_encoder(model.encoder, cfg.encoder_pretrained_model_path)
+    model.to(device)
+    optimizer = build_optimizer(cfg, model)
+    state = TrainState()
+    if finetune_meta and not cfg.get('start_over', True):  # continue the old run's epochs and Adam moments
+        state.epoch = int(finetune_meta.get('epoch', -1)) + 1
+        state.iteration = state.epoch * iters
+        if 'optimizer' in finetune_meta:
+            optimizer.load_state_dict(finetune_meta['optimizer'])
+    scheduler = build_scheduler(cfg, optimizer, iters)
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == 'fp16')
+    if resume is not None:
+        state, _ = resume_from(resume, model, optimizer, scheduler, scaler)
+    model = dist_utils.wrap_model(model, device, syncbn=bool(cfg.get('syncbn', False)))
+
+    settings = LoopSettings(end_epoch=int(cfg.end_epoch), iters_per_epoch=iters, precision=cfg.precision,
+                            grad_clip_norm=cfg.get('grad_clip_norm'), print_iters=int(cfg.print_iters),
+                            save_epoch=int(cfg.save_epoch))
+    logger.info('training: %d samples, %d ranks x batch %d, %d iterations/epoch, epochs %d..%d, %s',
+                len(dataset), world, cfg.train_batch_size, iters, state.epoch, settings.end_epoch - 1,
+                cfg.precision)
+    reporter = TrainLogger(cfg.log_dir, settings.end_epoch * iters, state.iteration,
+                           enabled=rank == 0, show_bar=show_bar)
+    config_text = cfg.pretty_text
+
+    def save(st: TrainState) -> None:
+        save_snapshot(cfg.model_dir, model, optimizer, scheduler, scaler, st, config_text,
+                      keep_last=int(cfg.get('keep_last_ckpts', 0)))
+
+    redirect = logging_redirect_tqdm() if reporter.bar is not None else contextlib.nullcontext()
+    try:
+        with redirect:  # log lines go through tqdm.write so the bar stays on the last line
+            return train_loop(model, optimizer, scheduler, loader, settings=settings, state=state,
+                              device=device, scaler=scaler, reporter=reporter, set_epoch=sampler.set_epoch,
+                              save=save)
+    finally:
+        reporter.close()

@@ -1,0 +1,110 @@
+"""Train SMPLer-X on one process (CPU or one GPU), on N GPUs with torchrun, or under SLURM.
+
+Examples (from the repository root; `cd main && python train.py ...` works too):
+
+    # one GPU (or the CPU when no GPU is present)
+    python main/train.py --config config_smpler_x_s32.py --exp_name s32
+    # 8 GPUs on one node (DDP, NCCL)
+    torchrun --nproc_per_node 8 main/train.py --config config_smpler_x_h32.py --exp_name h32
+    # SLURM: 16 GPUs; ranks come from the SLURM environment
+    sh main/slurm_train.sh h32 16 config_smpler_x_h32.py
+    # continue the newest run of an experiment, or a given run directory / snapshot file
+    python main/train.py --config config_smpler_x_s32.py --exp_name s32 --resume
+    python main/train.py --config config_smpler_x_s32.py --exp_name s32 --resume output/s32_20240101_120000
+    # tiny CPU smoke run on other data
+    python main/train.py --config config_smpler_x_s32.py --exp_name smoke --device cpu --cfg-options \
+        feat_dim=64 encoder.depth=2 encoder.num_heads=2 random_init=True train_batch_size=2 end_epoch=1
+"""
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+
+import torch  # noqa: E402
+
+from common.config import ConfigError, add_cfg_options_argument, load_config, parse_cfg_options  # noqa: E402
+from common.engine.train_log import setup_logging  # noqa: E402
+from common.engine.train_setup import (TrainInputError, prepare_run_dir, run_training,  # noqa: E402
+                                       validate_train_inputs)
+from common.utils import distributed as dist_utils  # noqa: E402
+
+EPILOG = """examples:
+  python main/train.py --config config_smpler_x_s32.py --exp_name s32
+  torchrun --nproc_per_node 8 main/train.py --config config_smpler_x_h32.py --exp_name h32 --precision bf16
+  sh main/slurm_train.sh h32 16 config_smpler_x_h32.py
+  python main/train.py --config config_smpler_x_s32.py --exp_name s32 --resume            # newest s32 run
+  python main/train.py --config config_ft_3dpw.py --exp_name ft3dpw \\
+      --cfg-options pretrained_model_path=/path/smpler_x_h32.pth.tar
+"""
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train SMPLer-X (single process, torchrun or SLURM).',
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--config', required=True,
+                        help='config file or name under main/config/, e.g. config_smpler_x_h32.py')
+    parser.add_argument('--exp_name', default=None,
+                        help='run name; the run goes to {output_root}/{exp_name}_{timestamp}/ '
+                             '(default: the config name without "config_")')
+    add_cfg_options_argument(parser)
+    parser.add_argument('--resume', nargs='?', const='', default=None, metavar='DIR|CKPT',
+                        help='continue training from the newest complete snapshot: of a run directory, a '
+                             'model_dump/ folder or a snapshot file; with no value, the newest run of '
+                             '--exp_name. The lr schedule, optimizer, epoch and RNG come from the snapshot.')
+    parser.add_argument('--precision', choices=('fp32', 'bf16', 'fp16'), default=None,
+                        help='autocast precision (default: cfg.precision, fp32); fp16 uses a GradScaler')
+    parser.add_argument('--device', choices=('cpu', 'cuda'), default=None,
+                        help='device (default: cuda when available, else cpu); each rank uses cuda:LOCAL_RANK')
+    parser.add_argument('--num_workers', type=int, default=None,
+                        help='DataLoader workers per process (default: cfg.num_thread)')
+    parser.add_argument('--no_bar', action='store_true', help='no tqdm progress bar (e.g. batch jobs)')
+    args = parser.parse_args(argv)
+    if args.num_workers is not None and args.num_workers < 0:
+        parser.error('--num_workers must be >= 0')
+    if args.exp_name is None:
+        stem = os.path.basename(args.config)
+        args.exp_name = stem[:-3] if stem.endswith('.py') else stem
+        args.exp_name = args.exp_name.removeprefix('config_')
+    args.parser = parser
+    return args
+
+
+def load_and_check(args):
+    """Config with CLI overrides, validated before any process group exists or GPU memory is taken."""
+    overrides = parse_cfg_options(args.cfg_options)
+    if args.precision is not None:
+        overrides['precision'] = args.precision
+    if args.num_workers is not None:
+        overrides['num_thread'] = args.num_workers
+    cfg = load_config(args.config, overrides)
+    validate_train_inputs(cfg, args.exp_name, args.resume)
+    return cfg
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    setup_logging(rank=int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', 0))))
+    try:
+        cfg = load_and_check(args)
+    except (ConfigError, TrainInputError) as err:
+        args.parser.error(str(err))
+    info = dist_utils.init_from_env(args.device)
+    try:
+        resume = prepare_run_dir(cfg, args.exp_name, args.resume)
+        setup_logging(info.rank, os.path.join(cfg.log_dir, 'train.log'))
+        logging.getLogger('train').info('rank %d/%d on %s; run %s', info.rank, info.world_size, info.device,
+                                        cfg.output_dir)
+        if info.device.type == 'cuda':
+            torch.backends.cudnn.benchmark = True
+        run_training(cfg, info.device, resume, show_bar=not args.no_bar and info.rank == 0)
+    finally:
+        dist_utils.destroy()
+
+
+if __name__ == '__main__':
+    main()
