@@ -22,6 +22,7 @@ def clean_env(monkeypatch):
     for name in LAUNCH_VARS:
         monkeypatch.delenv(name, raising=False)
     yield monkeypatch
+    monkeypatch.undo()  # first, or its undo would later re-set variables the code wrote mid-test
     os.environ.clear()
     os.environ.update(saved)
 
