@@ -110,7 +110,7 @@ def run(args, build_model_fn=None) -> dict:
         config_path, ckpt = args.config or config_path_for_model(args.pretrained_model), args.ckpt
     cfg = load_config(config_path, overrides)
     cfg.testset = args.testset
-    precision = args.precision or cfg.get('precision', 'fp32')
+    precision = args.precision or cfg.precision
     info = comm.init_from_env(args.device)
     setup_logging(info.rank)
     ckpt = resolve_checkpoint(ckpt or args.pretrained_model, cfg.pretrained_model_dir)
@@ -128,8 +128,8 @@ def run(args, build_model_fn=None) -> dict:
         cfg[key] = value
     setup_logging(info.rank, os.path.join(cfg.log_dir, 'test.log'))
     evaluator = build_evaluator(cfg, args.testset, len(dataset), cfg.result_dir)
-    loader = tester.build_test_loader(dataset, args.batch_size or cfg.get('test_batch_size', 32),
-                                      cfg.get('num_thread', 0) if args.num_workers is None else args.num_workers)
+    loader = tester.build_test_loader(dataset, args.batch_size or cfg.test_batch_size,
+                                      cfg.num_thread if args.num_workers is None else args.num_workers)
     callbacks = []
     if args.vis:
         callbacks.append(tester.SmplxNpzWriter(Path(cfg.vis_dir) / 'smplx', cfg.focal, cfg.princpt,

@@ -70,10 +70,10 @@ def build_optimizer_from_args(model: nn.Module, lr: float, lr_mult: float = 1.0,
 
 
 def build_optimizer(cfg, model: nn.Module) -> torch.optim.Adam:
-    """Freeze per ``cfg.fine_tune`` and build Adam from ``cfg.lr``, ``cfg.lr_mult``, ``cfg.special_modules``."""
-    apply_fine_tune(model, cfg.get('fine_tune', None))
-    return build_optimizer_from_args(model, float(cfg.lr), float(cfg.get('lr_mult', 1.0)),
-                                     tuple(cfg.get('special_modules', ())))
+    """Freeze per ``cfg.fine_tune`` and build Adam from ``cfg.lr`` and ``cfg.lr_mult``. The original's
+    "special" parameter group (the one ``lr_mult`` applies to) is empty in every released config."""
+    apply_fine_tune(model, cfg.fine_tune)
+    return build_optimizer_from_args(model, float(cfg.lr), float(cfg.lr_mult), ())
 
 
 def build_scheduler_from_args(optimizer: torch.optim.Optimizer, total_iters: int, kind: str = 'cos',
@@ -93,5 +93,5 @@ def build_scheduler(cfg, optimizer: torch.optim.Optimizer, iters_per_epoch: int)
     """Schedule from ``cfg.scheduler`` ('cos' default), ``cfg.end_epoch``, ``cfg.min_lr`` (1e-6)."""
     return build_scheduler_from_args(
         optimizer, total_iters=int(cfg.end_epoch) * iters_per_epoch,
-        kind=cfg.get('scheduler', None) or 'cos', min_lr=float(cfg.get('min_lr', 1e-6)),
-        step_size=cfg.get('step_size', None), gamma=float(cfg.get('gamma', 0.1)))
+        kind=cfg.scheduler or 'cos', min_lr=float(cfg.min_lr),
+        step_size=cfg.step_size, gamma=float(cfg.gamma))

@@ -36,7 +36,7 @@ class TrainInputError(ValueError):
 
 def train_dataset_names(cfg) -> list[str]:
     """``trainset_3d + trainset_2d + trainset_humandata`` in MultipleDatasets order."""
-    return [*cfg.get('trainset_3d', []), *cfg.get('trainset_2d', []), *cfg.get('trainset_humandata', [])]
+    return [*cfg.trainset_3d, *cfg.trainset_2d, *cfg.trainset_humandata]
 
 
 def find_latest_run(output_root: str, exp_name: str) -> str | None:
@@ -68,20 +68,20 @@ def validate_train_inputs(cfg, exp_name: str, resume: str | None) -> None:
         raise TrainInputError(f'data_dir {cfg.data_dir} does not exist; put the datasets there (see README '
                               f'"Data") or pass --cfg-options data_dir=/path/to/dataset')
     missing = [n for n in names if not os.path.isdir(os.path.join(cfg.data_dir, folders[n]))]
-    if missing and (len(missing) == len(names) or cfg.get('strict_data', False)):
+    if missing and (len(missing) == len(names) or cfg.strict_data):
         raise TrainInputError(f'dataset folder(s) missing under {cfg.data_dir}: '
                               f'{[folders[n] for n in missing]}; download them, or remove them from '
                               f'trainset_3d/trainset_2d/trainset_humandata with --cfg-options')
     if missing:
         logger.warning('dataset folder(s) missing under %s: %s; these sets will be skipped (strict_data=False)',
                        cfg.data_dir, [folders[n] for n in missing])
-    if resume is None and cfg.get('continue_train', False):
-        path = cfg.get('pretrained_model_path')
+    if resume is None and cfg.continue_train:
+        path = cfg.pretrained_model_path
         if not path or not os.path.isfile(path):
             raise TrainInputError(f'continue_train=True but pretrained_model_path {path!r} does not exist; '
                                   f'download it into {cfg.pretrained_model_dir} or set the path')
-    elif resume is None and not cfg.get('random_init', False):
-        path = cfg.get('encoder_pretrained_model_path')
+    elif resume is None and not cfg.random_init:
+        path = cfg.encoder_pretrained_model_path
         if not path or not os.path.isfile(path):
             raise TrainInputError(f'ViTPose encoder weights {path!r} not found (encoder_pretrained_model_path); '
                                   f'download vitpose_*.pth from the ViTPose project into '
@@ -184,14 +184,14 @@ def run_training(cfg, device: torch.device, resume: str | None = None, show_bar:
 
     model = build_model(cfg, 'train')  # SPEC §1.14 init of the heads and encoder
     finetune_meta = {}
-    if resume is None and cfg.get('continue_train', False):  # non-strict as the original; mismatches logged
+    if resume is None and cfg.continue_train:  # non-strict as the original; mismatches logged
         finetune_meta = load_checkpoint(model, cfg.pretrained_model_path, strict=False)
-    elif resume is None and not cfg.get('random_init', False):
+    elif resume is None and not cfg.random_init:
         load_vitpose_encoder(model.encoder, cfg.encoder_pretrained_model_path)
     model.to(device)
     optimizer = build_optimizer(cfg, model)
     state = TrainState()
-    if finetune_meta and not cfg.get('start_over', True):  # continue the old run's epochs and Adam moments
+    if finetune_meta and not cfg.start_over:  # continue the old run's epochs and Adam moments
         state.epoch = int(finetune_meta.get('epoch', -1)) + 1
         state.iteration = state.epoch * iters
         if 'optimizer' in finetune_meta:
@@ -200,10 +200,10 @@ def run_training(cfg, device: torch.device, resume: str | None = None, show_bar:
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == 'fp16')
     if resume is not None:
         state, _ = resume_from(resume, model, optimizer, scheduler, scaler)
-    model = dist_utils.wrap_model(model, device, syncbn=bool(cfg.get('syncbn', False)))
+    model = dist_utils.wrap_model(model, device, syncbn=bool(cfg.syncbn))
 
     settings = LoopSettings(end_epoch=int(cfg.end_epoch), iters_per_epoch=iters, precision=cfg.precision,
-                            grad_clip_norm=cfg.get('grad_clip_norm'), print_iters=int(cfg.print_iters),
+                            grad_clip_norm=cfg.grad_clip_norm, print_iters=int(cfg.print_iters),
                             save_epoch=int(cfg.save_epoch))
     logger.info('training: %d samples, %d ranks x batch %d, %d iterations/epoch, epochs %d..%d, %s',
                 len(dataset), world, cfg.train_batch_size, iters, state.epoch, settings.end_epoch - 1,
@@ -214,7 +214,7 @@ def run_training(cfg, device: torch.device, resume: str | None = None, show_bar:
 
     def save(st: TrainState) -> None:
         save_snapshot(cfg.model_dir, model, optimizer, scheduler, scaler, st, config_text,
-                      keep_last=int(cfg.get('keep_last_ckpts', 0)))
+                      keep_last=int(cfg.keep_last_ckpts))
 
     redirect = logging_redirect_tqdm() if reporter.bar is not None else contextlib.nullcontext()
     try:

@@ -280,7 +280,7 @@ def build_evaluator(cfg, testset: str, dataset_len: int | None = None,
             logger.warning('SMPL model not loaded (%s); PW3D needs targets["smpl_joint_cam"]', err)
         return PW3DEvaluator(testset, hm.get_smplx(cfg.human_model_path).J_regressor.numpy(), smpl,
                              expected_count=dataset_len)
-    if testset == 'AGORA' and str(cfg.get('agora_benchmark', 'na')).endswith('test'):
+    if testset == 'AGORA' and str(cfg.agora_benchmark).endswith('test'):
         if output_dir is None:
             raise ValueError('AGORA test split needs an output_dir for the prediction files')
         return AgoraPredictionWriter(Path(output_dir) / 'agora_predictions', testset,

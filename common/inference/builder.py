@@ -30,7 +30,7 @@ def build_config(args):
 
 def crop_camera(cfg) -> CropCamera:
     return CropCamera(tuple(cfg.input_img_shape), tuple(cfg.input_body_shape), tuple(cfg.focal),
-                      tuple(cfg.princpt), float(cfg.get('bbox_ratio', 1.25)))
+                      tuple(cfg.princpt), float(cfg.inference_bbox_ratio))
 
 
 def build_estimator(args, cfg, device: torch.device) -> Estimator:

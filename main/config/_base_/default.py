@@ -82,6 +82,7 @@ data_cache_dir = None  # parsed-annotation cache; None -> {data_dir}/cache
 check_image_files = True  # at first load, drop samples whose image file is missing (the result is cached)
 no_aug = False  # True: no training augmentation (scale/rotation/colour/flip)
 bbox_ratio = 1.2  # box enlargement for HumanData (body boxes use bbox_ratio * 0.833) and EHF/MSCOCO
+inference_bbox_ratio = 1.25  # detector box enlargement in inference.py (the original's process_bbox default)
 agora_fix_betas = True
 agora_fix_global_orient_transl = True  # also makes the pose loss supervise the root (SPEC §3.2)
 agora_valid_root_pose = True
