@@ -13,7 +13,6 @@ per-rank counts sum to the dataset size. The remaining helpers write what a run 
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime
 import json
@@ -29,17 +28,17 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from common.evaluation.metrics import WHOLE_BODY_METRICS
 from common.utils import distributed as comm
+from common.utils.precision import autocast, to_device
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    'PRECISIONS', 'InferenceSampler', 'IndexedDataset', 'build_test_loader', 'autocast', 'to_device',
+    'InferenceSampler', 'IndexedDataset', 'build_test_loader',
     'inference_on_dataset', 'SmplxNpzWriter', 'format_results', 'write_results', 'write_error_csv',
     'append_result_rows', 'write_run_outputs', 'RUN_DIR_KEYS', 'TestInputError', 'find_run_files',
     'config_for_checkpoint',
 ]
 
-PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 # Config snapshot of a training run: ours (common.config.setup_run_dirs), then the original's name.
 RUN_CONFIG_NAMES = ('config.py', 'config_base.py')
 # Config keys set by common.config.setup_run_dirs that every rank needs.
@@ -146,26 +145,6 @@ def build_test_loader(dataset: Dataset, batch_size: int, num_workers: int = 0) -
     """Loader over this rank's shard of ``dataset`` in dataset order (items get ``sample_idx``)."""
     return DataLoader(IndexedDataset(dataset), batch_size=batch_size, sampler=InferenceSampler(len(dataset)),
                       num_workers=num_workers, pin_memory=torch.cuda.is_available(), drop_last=False)
-
-
-def autocast(precision: str, device: torch.device):
-    """Autocast context for 'bf16' / 'fp16' on ``device``'s type; a no-op for 'fp32'."""
-    if precision not in PRECISIONS:
-        raise ValueError(f'precision must be one of {sorted(PRECISIONS)}, got {precision!r}')
-    if PRECISIONS[precision] is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=torch.device(device).type, dtype=PRECISIONS[precision])
-
-
-def to_device(obj, device):
-    """Move every tensor in nested dicts/lists/tuples to ``device``; other values are kept."""
-    if isinstance(obj, torch.Tensor):
-        return obj.to(device, non_blocking=True)
-    if isinstance(obj, dict):
-        return {k: to_device(v, device) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(to_device(v, device) for v in obj)
-    return obj
 
 
 def inference_on_dataset(model: torch.nn.Module, loader: Iterable, evaluator, precision: str = 'fp32',

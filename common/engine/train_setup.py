@@ -21,7 +21,8 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from common.engine.optim import build_optimizer, build_scheduler
 from common.engine.snapshots import TrainState, list_snapshots, resume_from, save_snapshot, seed_everything
 from common.engine.train_log import TrainLogger
-from common.engine.trainer import PRECISIONS, LoopSettings, train_loop
+from common.engine.trainer import LoopSettings, train_loop
+from common.utils.precision import PRECISIONS
 from common.utils import distributed as dist_utils
 
 __all__ = ['TrainInputError', 'train_dataset_names', 'validate_train_inputs', 'find_latest_run',

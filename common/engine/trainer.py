@@ -17,13 +17,11 @@ from torch import nn
 from common.engine.snapshots import TrainState
 from common.engine.train_log import TrainLogger
 from common.utils import distributed as dist_utils
+from common.utils.precision import PRECISIONS, to_device
 
-__all__ = ['PRECISIONS', 'LoopSettings', 'reduce_losses', 'check_finite', 'to_device', 'train_loop']
+__all__ = ['LoopSettings', 'reduce_losses', 'check_finite', 'train_loop']
 
 logger = logging.getLogger(__name__)
-
-PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
-
 
 @dataclass
 class LoopSettings:
@@ -55,17 +53,6 @@ def check_finite(total: torch.Tensor, losses: dict[str, torch.Tensor], state: Tr
         raise FloatingPointError(f'non-finite loss at epoch {state.epoch} iteration {state.iteration}: '
                                  f'total={float(total.detach())} terms={terms}. Lower the lr, enable '
                                  f'grad_clip_norm, or use precision=fp32/bf16 instead of fp16.')
-
-
-def to_device(obj, device: torch.device):
-    """Move every tensor in nested dicts/lists/tuples to ``device`` (non-blocking)."""
-    if isinstance(obj, torch.Tensor):
-        return obj.to(device, non_blocking=True)
-    if isinstance(obj, dict):
-        return {k: to_device(v, device) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(to_device(v, device) for v in obj)
-    return obj
 
 
 class _LossWindow:

@@ -8,18 +8,18 @@ processed box (x, y, w, h).
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from common.utils.precision import PRECISIONS, autocast
+
 logger = logging.getLogger(__name__)
 
-__all__ = ['CropCamera', 'make_crop', 'Estimator', 'outputs_to_people', 'PRECISIONS']
+__all__ = ['CropCamera', 'make_crop', 'Estimator', 'outputs_to_people']
 
-PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 OUTPUT_KEYS = ('smplx_root_pose', 'smplx_body_pose', 'smplx_lhand_pose', 'smplx_rhand_pose', 'smplx_jaw_pose',
                'smplx_shape', 'smplx_expr', 'cam_trans', 'smplx_mesh_cam')
 
@@ -73,13 +73,8 @@ class Estimator:
     def __init__(self, model, device: torch.device, precision: str = 'fp32'):
         if precision not in PRECISIONS:
             raise ValueError(f'--precision must be one of {list(PRECISIONS)}, got {precision!r}')
-        self.model, self.device, self.dtype = model, torch.device(device), PRECISIONS[precision]
+        self.model, self.device, self.precision = model, torch.device(device), precision
         self.pin = self.device.type == 'cuda'
-
-    def _autocast(self):
-        if self.dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype)
 
     @torch.inference_mode()
     def __call__(self, crops: np.ndarray) -> dict[str, torch.Tensor]:
@@ -87,7 +82,7 @@ class Estimator:
         if self.pin:
             x = x.pin_memory()
         x = x.to(self.device, non_blocking=True).permute(0, 3, 1, 2).div_(255.0)  # (B, 3, 512, 384) [0, 1]
-        with self._autocast():
+        with autocast(self.precision, self.device):
             out = self.model({'img': x}, {}, {}, 'test')
         return {k: out[k].detach() for k in OUTPUT_KEYS}
 
