@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 __all__ = ['CheckpointError', 'CheckpointNotFoundError', 'UnsafeCheckpointError', 'CheckpointMismatchError',
            'KeyReport', 'PretrainedLoadReport', 'LEGACY_RENAMES', 'normalize_key', 'normalize_state_dict',
            'read_checkpoint_file', 'split_checkpoint', 'compare_state_dict', 'load_checkpoint',
-           'save_checkpoint', 'unwrap_model', 'atomic_write', 'load_vitpose_encoder']
+           'save_checkpoint', 'unwrap_model', 'atomic_write', 'load_vitpose_encoder',
+           'add_unsafe_load_argument']
 
 # Top-level module names of older releases -> ours (the original's loader applies the same renames).
 LEGACY_RENAMES = {'backbone': 'encoder', 'body_rotation_net': 'body_regressor',
@@ -366,3 +367,10 @@ def load_vitpose_encoder(encoder: nn.Module, path, allow_unsafe: bool = False) -
     surprising = report.unexpected or report.mismatched or set(report.missing) - {'task_tokens'}
     (logger.warning if surprising else logger.info)('ViTPose init %s', report.summary())
     return report
+
+
+def add_unsafe_load_argument(parser) -> None:
+    """Add ``--unsafe_load`` (→ ``args.unsafe_load``, passed as ``allow_unsafe``) to an entry script's parser."""
+    parser.add_argument('--unsafe_load', action='store_true',
+                        help='allow full unpickling of checkpoint files that safe loading (weights_only) refuses; '
+                             'this can run arbitrary code: use only for files you trust')

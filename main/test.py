@@ -36,6 +36,7 @@ EPILOG = """examples:
 """
 
 def parse_args(argv=None) -> argparse.Namespace:
+    from common.checkpoint import add_unsafe_load_argument
     from common.config import add_cfg_options_argument
     parser = argparse.ArgumentParser(description='Evaluate SMPLer-X with the paper protocol (SPEC 4.4).',
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -65,6 +66,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='device (default: cuda when available); under torchrun each rank uses cuda:LOCAL_RANK')
     parser.add_argument('--num_workers', type=int, default=None,
                         help='DataLoader workers per process (default: cfg.num_thread)')
+    add_unsafe_load_argument(parser)
     parser.add_argument('--vis', action='store_true',
                         help='also write per-sample SMPL-X parameters (vis/smplx/*.npz) and errors (vis/errors.csv)')
     args = parser.parse_args(argv)
@@ -119,7 +121,7 @@ def run(args, build_model_fn=None) -> dict:
         raise EmptyTestSetError(f'test set {args.testset} has no samples (data_dir={cfg.data_dir}); check the '
                                 'annotation file and the sample filters')
     model = (build_model_fn or build_model)(cfg)
-    load_checkpoint(model, ckpt, strict=True)
+    load_checkpoint(model, ckpt, strict=True, allow_unsafe=args.unsafe_load)
     model.to(info.device)
 
     if comm.is_main_process():  # the run folder exists only once the inputs are known to be good

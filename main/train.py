@@ -27,6 +27,7 @@ import logging  # noqa: E402
 
 import torch  # noqa: E402
 
+from common.checkpoint import add_unsafe_load_argument  # noqa: E402
 from common.config import ConfigError, add_cfg_options_argument, load_config, parse_cfg_options  # noqa: E402
 from common.engine.train_log import setup_logging  # noqa: E402
 from common.engine.train_setup import (TrainInputError, prepare_run_dir, run_training,  # noqa: E402
@@ -63,6 +64,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--num_workers', type=int, default=None,
                         help='DataLoader workers per process (default: cfg.num_thread)')
     parser.add_argument('--no_bar', action='store_true', help='no tqdm progress bar (e.g. batch jobs)')
+    add_unsafe_load_argument(parser)
     args = parser.parse_args(argv)
     if args.num_workers is not None and args.num_workers < 0:
         parser.error('--num_workers must be >= 0')
@@ -101,7 +103,8 @@ def main(argv=None) -> None:
                                         cfg.output_dir)
         if info.device.type == 'cuda':
             torch.backends.cudnn.benchmark = True
-        run_training(cfg, info.device, resume, show_bar=not args.no_bar and info.rank == 0)
+        run_training(cfg, info.device, resume, show_bar=not args.no_bar and info.rank == 0,
+                     allow_unsafe=args.unsafe_load)
     finally:
         dist_utils.destroy()
 

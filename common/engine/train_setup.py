@@ -165,7 +165,8 @@ def build_train_loader(cfg, dataset, device: torch.device) -> tuple[DataLoader, 
     return loader, sampler
 
 
-def run_training(cfg, device: torch.device, resume: str | None = None, show_bar: bool = True) -> TrainState:
+def run_training(cfg, device: torch.device, resume: str | None = None, show_bar: bool = True,
+                 allow_unsafe: bool = False) -> TrainState:
     """Build everything from ``cfg`` and train; returns the final state. Collective on every rank."""
     from common.checkpoint import load_checkpoint, load_vitpose_encoder
     from common.model import build_model
@@ -186,9 +187,9 @@ def run_training(cfg, device: torch.device, resume: str | None = None, show_bar:
     model = build_model(cfg, 'train')  # SPEC §1.14 init of the heads and encoder
     finetune_meta = {}
     if resume is None and cfg.continue_train:  # non-strict as the original; mismatches logged
-        finetune_meta = load_checkpoint(model, cfg.pretrained_model_path, strict=False)
+        finetune_meta = load_checkpoint(model, cfg.pretrained_model_path, strict=False, allow_unsafe=allow_unsafe)
     elif resume is None and not cfg.random_init:
-        load_vitpose_encoder(model.encoder, cfg.encoder_pretrained_model_path)
+        load_vitpose_encoder(model.encoder, cfg.encoder_pretrained_model_path, allow_unsafe=allow_unsafe)
     model.to(device)
     optimizer = build_optimizer(cfg, model)
     state = TrainState()

@@ -46,7 +46,7 @@ def build_estimator(args, cfg, device: torch.device) -> Estimator:
         from common.weights import resolve_checkpoint
         path = resolve_checkpoint(args.ckpt or args.pretrained_model, cfg.pretrained_model_dir,
                                   download=not args.offline)
-        load_checkpoint(model, path, strict=True)
+        load_checkpoint(model, path, strict=True, allow_unsafe=args.unsafe_load)
         logger.info('loaded weights %s', path)
     model.eval().to(device)
     if args.compile:

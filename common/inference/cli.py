@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from common.checkpoint import add_unsafe_load_argument
 from common.config import add_cfg_options_argument
 
 __all__ = ['build_parser', 'parse_args', 'MESH_FORMATS']
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument('--ckpt', default=None, help='checkpoint file (default: the --pretrained_model weights)')
     m.add_argument('--random_weights', action='store_true', help='no checkpoint: random weights (pipeline check)')
     m.add_argument('--offline', action='store_true', help='never download weights')
+    add_unsafe_load_argument(m)
     add_cfg_options_argument(p)
     d = p.add_argument_group('detection')
     d.add_argument('--detector', default='yolov8x.pt', help='ultralytics YOLO weights (looked up in '
