@@ -24,25 +24,28 @@ class WorkerRNG:
 
     In a DataLoader worker the torch worker seed (``base_seed + worker_id``; ``base_seed`` comes from the
     torch RNG of the main process) is mixed in, so draws are reproducible given ``torch.manual_seed`` and
-    ``seed`` and differ between workers and between epochs. Outside workers: ``seed`` and ``stream`` alone.
+    ``seed`` and differ between workers and between epochs. ``epoch`` (set through the datasets'
+    ``set_epoch``) is mixed in too, so loading in the main process (no workers) also draws a fresh, reproducible
+    stream each epoch and a resumed run repeats the augmentations of an uninterrupted one.
     """
 
     def __init__(self, seed: int, stream: int = 0):
         self.seed = int(seed)
         self.stream = int(stream)
+        self.epoch = 0
         self._key = None
         self._gen = None
 
     def get(self) -> np.random.Generator:
         info = torch.utils.data.get_worker_info()
-        key = (os.getpid(), None if info is None else info.seed)
+        key = (os.getpid(), None if info is None else info.seed, self.epoch)
         if key != self._key:
-            entropy = [self.seed, self.stream] + ([] if info is None else [info.seed % (1 << 63)])
+            entropy = [self.seed, self.stream, self.epoch] + ([] if info is None else [info.seed % (1 << 63)])
             self._gen, self._key = np.random.default_rng(entropy), key
         return self._gen
 
     def __getstate__(self):  # spawn-started workers get a fresh generator
-        return {"seed": self.seed, "stream": self.stream, "_key": None, "_gen": None}
+        return {"seed": self.seed, "stream": self.stream, "epoch": self.epoch, "_key": None, "_gen": None}
 
 
 class MultipleDatasets(torch.utils.data.Dataset):
@@ -92,6 +95,13 @@ class MultipleDatasets(torch.utils.data.Dataset):
 
     def __len__(self) -> int:
         return self.total_len
+
+    def set_epoch(self, epoch: int) -> None:
+        """Give every random stream (this one and the datasets') the epoch index (see `WorkerRNG`)."""
+        self._rng.epoch = epoch
+        for d in self.datasets:
+            if hasattr(d, "set_epoch"):
+                d.set_epoch(epoch)
 
     def locate(self, index: int) -> tuple[int, int]:
         """(dataset index, index inside that dataset) of item ``index``."""

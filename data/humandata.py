@@ -112,6 +112,10 @@ class HumanData(torch.utils.data.Dataset):
                    no_aug=bool(cfg.no_aug), seed=int(cfg.seed),
                    geometry=geometry, max_samples=EVAL_ON_TRAIN_SAMPLES if on_train else None)
 
+    def set_epoch(self, epoch: int) -> None:
+        """Reseed the augmentation stream for ``epoch`` (see `data.dataset.WorkerRNG`)."""
+        self._rng.epoch = epoch
+
     def fix_params_hook(self):
         """Dataset-specific parameter fix ``(source, params) -> params`` applied at parse time, or None."""
         return None

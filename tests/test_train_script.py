@@ -130,14 +130,16 @@ def test_existing_output_dir_needs_resume(tmp_path, synthetic_data_dir, human_mo
     assert '--resume' in capsys.readouterr().err
 
 
-def test_cli_kill_and_resume_reproduces_uninterrupted_run(tmp_path, synthetic_data_dir, human_model_path):
+@pytest.mark.parametrize('workers', ['0', '1'])
+def test_cli_kill_and_resume_reproduces_uninterrupted_run(tmp_path, synthetic_data_dir, human_model_path, workers):
     """2 epochs straight; then drop the last snapshot (a run killed during epoch 1) and --resume with a wrong
-    lr: the rebuilt snapshot equals the uninterrupted one bit for bit (weights, Adam state, lr, counters)."""
+    lr: the rebuilt snapshot equals the uninterrupted one bit for bit (weights, Adam state, lr, counters).
+    Augmentation streams are seeded per epoch: from the epoch index in the main process (0 workers) and from
+    the restored torch RNG in loader workers."""
     out = tmp_path / 'out'
     args = tiny_args(synthetic_data_dir, human_model_path, out, 'train_batch_size=4', 'end_epoch=2',
                      'print_iters=1', 'keep_last_ckpts=2', 'total_data_len=8')  # 2 iterations per epoch
-    # one loader worker: augmentation streams are seeded per epoch from the (restored) torch RNG
-    args[args.index('--num_workers') + 1] = '1'
+    args[args.index('--num_workers') + 1] = workers
     _run([sys.executable, str(TRAIN), *args, '--exp_name', 'rs'])
     run_dir = _only_run_dir(out, 'rs')
     dump = run_dir / 'model_dump'

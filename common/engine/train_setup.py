@@ -218,11 +218,16 @@ def run_training(cfg, device: torch.device, resume: str | None = None, show_bar:
         save_snapshot(cfg.model_dir, model, optimizer, scheduler, scaler, st, config_text,
                       keep_last=int(cfg.keep_last_ckpts))
 
+    def set_epoch(epoch: int) -> None:
+        sampler.set_epoch(epoch)
+        if hasattr(dataset, 'set_epoch'):
+            dataset.set_epoch(epoch)
+
     redirect = logging_redirect_tqdm() if reporter.bar is not None else contextlib.nullcontext()
     try:
         with redirect:  # log lines go through tqdm.write so the bar stays on the last line
             return train_loop(model, optimizer, scheduler, loader, settings=settings, state=state,
-                              device=device, scaler=scaler, reporter=reporter, set_epoch=sampler.set_epoch,
+                              device=device, scaler=scaler, reporter=reporter, set_epoch=set_epoch,
                               save=save)
     finally:
         reporter.close()
