@@ -41,6 +41,11 @@ def parse_args():
     p.add_argument('--ab', action='store_true',
                    help='time the fast and the --plain path interleaved in one run and report both '
                         'and their ratio (robust to load changes on a shared machine)')
+    p.add_argument('--no_prepare', action='store_true',
+                   help='skip model.prepare_for_inference(dtype) (cached low-precision weights)')
+    p.add_argument('--malloc_tuning', action='store_true',
+                   help='glibc mallopt: keep freed memory (no mmap/trim), so the big activations are '
+                        'not re-faulted from the kernel on every forward (a process setting, not the model)')
     p.add_argument('--iters', type=int, default=5, help='timed iterations per batch size (minimum)')
     p.add_argument('--min_seconds', type=float, default=3.0, help='keep timing at least this long')
     p.add_argument('--threads', type=int, default=0, help='torch CPU threads (0 = default)')
@@ -76,8 +81,26 @@ def set_plain(model, plain: bool) -> None:
             m.conv_gemm = not plain
         if hasattr(m, 'fast_deconv'):
             m.fast_deconv = not plain
+        if hasattr(m, 'fast_sample'):
+            m.fast_sample = not plain
         if hasattr(m, 'fused_attn'):
             m.fused_attn = not plain
+
+
+def tune_glibc_malloc() -> bool:
+    """Serve every allocation from the heap and never trim it (glibc only; False elsewhere).
+
+    PyTorch's CPU allocator is plain malloc: tensors above glibc's mmap threshold (the
+    (8, 256, 128, 96) BoxNet map, ...) are mmapped and unmapped on every forward, and each use
+    re-faults and zeroes their pages (~25k page faults, ~5% of a batch-8 bf16 forward).
+    """
+    import ctypes
+    try:
+        libc = ctypes.CDLL('libc.so.6')
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        return bool(libc.mallopt(m_mmap_threshold, 1 << 30) and libc.mallopt(m_trim_threshold, (1 << 31) - 1))
+    except (OSError, AttributeError):
+        return False
 
 
 def peak_rss_mb() -> float:
@@ -86,6 +109,7 @@ def peak_rss_mb() -> float:
 
 def main():
     args = parse_args()
+    malloc_tuned = tune_glibc_malloc() if args.malloc_tuning else False
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
@@ -109,8 +133,10 @@ def main():
     model.to(device)
     if args.channels_last:
         model.to(memory_format=torch.channels_last)
-    fwd = torch.compile(model) if args.compile else model
     dtype = DTYPES[args.precision]
+    if dtype is not None and not args.no_prepare:
+        model.prepare_for_inference(dtype)
+    fwd = torch.compile(model) if args.compile else model
     rows = []
     for bs in [int(b) for b in args.batch_sizes.split(',')]:
         img = torch.rand(bs, 3, 512, 384, device=device)
@@ -159,7 +185,8 @@ def main():
     result = dict(
         variant=args.variant, path='ab' if args.ab else ('plain' if args.plain else 'fast'),
         precision=args.precision, device=args.device, compile=args.compile,
-        channels_last=args.channels_last, threads=torch.get_num_threads(),
+        channels_last=args.channels_last, prepared=dtype is not None and not args.no_prepare,
+        malloc_tuning=malloc_tuned, threads=torch.get_num_threads(),
         device_name=torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu',
         torch=torch.__version__, import_s=round(t_import, 2), build_s=round(t_build, 2),
         smplx_load_s=round(t_smplx, 2), process_to_ready_s=round(t_ready, 2),

@@ -74,6 +74,8 @@ class Estimator:
         if precision not in PRECISIONS:
             raise ValueError(f'--precision must be one of {list(PRECISIONS)}, got {precision!r}')
         self.model, self.device, self.precision = model, torch.device(device), precision
+        if PRECISIONS[precision] is not None and hasattr(model, 'prepare_for_inference'):
+            model.prepare_for_inference(PRECISIONS[precision])  # pre-cast weights, same outputs
         self.pin = self.device.type == 'cuda'
 
     @torch.inference_mode()

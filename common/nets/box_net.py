@@ -30,6 +30,8 @@ class BoxNet(nn.Module):
                  hidden_dim: int = 256, num_deconv: int = 3):
         super().__init__()
         self.fast_deconv = True  # BN folding + channels_last outside training (see run_deconv_stack)
+        self.fast_sample = True  # gather-based sampling outside training (see sample_points_gather)
+        self.inference_dtype = None  # cached folded weights (see common.nets.inference_weights)
         self.deconv = make_deconv_layers([feat_dim + joint_num * hm_depth] + [hidden_dim] * num_deconv)
         self.bbox_center = make_conv_layers([hidden_dim, 3], kernel=1, stride=1, padding=0,
                                             bnrelu_final=False)
@@ -42,9 +44,10 @@ class BoxNet(nn.Module):
         B, J, D, H, W = body_joint_hm.shape
         hm = body_joint_hm.detach().reshape(B, J * D, H, W).to(img_feat.dtype)  # (B, 400, 16, 12)
         x = torch.cat((img_feat, hm), dim=1)  # (B, C + 400, 16, 12)
-        x = run_deconv_stack(self.deconv, x, self.fast_deconv)  # (B, 256, 128, 96)
+        x = run_deconv_stack(self.deconv, x, self.fast_deconv, self)  # (B, 256, 128, 96)
         centers = soft_argmax_2d(self.bbox_center(x))  # (B, 3, 2) in 128x96 cells: lhand, rhand, face
-        feats = sample_joint_features(x, centers.detach())  # (B, 3, 256)
+        fast = self.fast_sample and not self.training
+        feats = sample_joint_features(x, centers.detach(), fast)  # (B, 3, 256)
         lhand_size = self.lhand_size(feats[:, 0])
         rhand_size = self.rhand_size(feats[:, 1])
         face_size = self.face_size(feats[:, 2])
