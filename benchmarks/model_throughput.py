@@ -24,14 +24,15 @@ sys.path.insert(0, str(ROOT))  # benchmarks are entry scripts, like main/*.py
 
 import torch  # noqa: E402
 
-DTYPES = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+from common.utils.precision import PRECISIONS  # noqa: E402
+
 
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--variant', choices=['s', 'b', 'l', 'h'], default='s', help='model size (config *_32)')
     p.add_argument('--batch_sizes', default='1,8', help='comma-separated batch sizes')
-    p.add_argument('--precision', choices=list(DTYPES), default='fp32', help='autocast dtype (fp32 = off)')
+    p.add_argument('--precision', choices=list(PRECISIONS), default='fp32', help='autocast dtype (fp32 = off)')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu', help='cpu or cuda')
     p.add_argument('--compile', action='store_true', help='torch.compile the model first')
     p.add_argument('--channels_last', action='store_true', help='convert conv weights to channels_last')
@@ -133,7 +134,7 @@ def main():
     model.to(device)
     if args.channels_last:
         model.to(memory_format=torch.channels_last)
-    dtype = DTYPES[args.precision]
+    dtype = PRECISIONS[args.precision]
     if dtype is not None and not args.no_prepare:
         model.prepare_for_inference(dtype)
     fwd = torch.compile(model) if args.compile else model
