@@ -14,7 +14,7 @@ def test_library_exists():
 def test_no_hard_coded_cuda():
     offenders = [f"{p.relative_to(ROOT)}:{i}" for p in LIBRARY + list((ROOT / "main").glob("*.py"))
                  for i, line in enumerate(p.read_text().splitlines(), 1) if re.search(r"\.cuda\(\)", line)]
-    assert not offenders, f".cuda() found (tensors must follow their inputs' device): {offenders}"
+    assert not offenders, f"hard-coded CUDA transfer found (tensors must follow their inputs' device): {offenders}"
 
 
 def test_sys_path_edited_only_in_entry_scripts():
