@@ -24,8 +24,9 @@ from common.engine.train_log import TrainLogger
 from common.engine.trainer import LoopSettings, train_loop
 from common.utils.precision import PRECISIONS
 from common.utils import distributed as dist_utils
+from data.registry import train_dataset_names
 
-__all__ = ['TrainInputError', 'train_dataset_names', 'validate_train_inputs', 'find_latest_run',
+__all__ = ['TrainInputError', 'validate_train_inputs', 'find_latest_run',
            'prepare_run_dir', 'build_train_loader', 'run_training']
 
 logger = logging.getLogger(__name__)
@@ -33,11 +34,6 @@ logger = logging.getLogger(__name__)
 
 class TrainInputError(ValueError):
     """A training input (dataset, directory, weights file, output dir) is wrong; the message says the fix."""
-
-
-def train_dataset_names(cfg) -> list[str]:
-    """``trainset_3d + trainset_2d + trainset_humandata`` in MultipleDatasets order."""
-    return [*cfg.trainset_3d, *cfg.trainset_2d, *cfg.trainset_humandata]
 
 
 def find_latest_run(output_root: str, exp_name: str) -> str | None:

@@ -18,11 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from data.transforms import xywh_to_xyxy
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
     'Detections', 'iou_plus_one', 'greedy_nms', 'select_people', 'clip_boxes', 'YoloPersonDetector',
-    'BoxFileError', 'load_bbox_file', 'lookup_boxes', 'xywh_to_xyxy', 'xyxy_to_xywh',
+    'BoxFileError', 'load_bbox_file', 'lookup_boxes', 'xyxy_to_xywh',
 ]
 
 PERSON_CLASS = 0  # COCO class id of "person" (both mmdet and YOLO)
@@ -48,12 +50,6 @@ class Detections:
         """Subset by index array ``keep`` (order preserved as given)."""
         ids = None if self.track_ids is None else self.track_ids[keep]
         return Detections(self.boxes[keep], self.scores[keep], ids)
-
-
-def xywh_to_xyxy(b: np.ndarray) -> np.ndarray:
-    """(N, 4) xywh -> (N, 4) xyxy."""
-    b = np.asarray(b, np.float32).reshape(-1, 4)
-    return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], 1)
 
 
 def xyxy_to_xywh(b: np.ndarray) -> np.ndarray:

@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common.inference.detection import (Detections, clip_boxes, lookup_boxes, select_people, xywh_to_xyxy,
-                                        xyxy_to_xywh)
+from common.inference.detection import Detections, clip_boxes, lookup_boxes, select_people, xyxy_to_xywh
 from common.inference.estimator import CropCamera, make_crop
 from common.inference.io import Frame, FrameSource
 from common.inference.output_stage import FrameWriter
 from common.inference.tracking import IoUTracker
 from common.inference.writers import assemble_results, finished_frames, read_frame_record
+from data.transforms import xywh_to_xyxy
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def _detect_stage(q_in, q_out, stop, opts, detector, boxes_table, done: set):
         for f in batch:
             if f.index in done:
                 rec = read_frame_record(opts.output_folder, f.index)
-                tracker.observe(xywh_to_xyxy([p['bbox_det'] for p in rec['people']]),
+                tracker.observe(xywh_to_xyxy(np.reshape([p['bbox_det'] for p in rec['people']], (-1, 4))),
                                 [p['track_id'] for p in rec['people']], f.index)
                 job = _Job(f, [], rec)
             elif boxes_table is not None:

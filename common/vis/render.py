@@ -13,6 +13,8 @@ import os
 import cv2
 import numpy as np
 
+from common.vis.raster import project_points
+
 logger = logging.getLogger(__name__)
 
 __all__ = ['to_common_camera', 'PyrenderRenderer', 'OpenCVRenderer', 'make_renderer', 'overlay_people',
@@ -144,8 +146,7 @@ def draw_vertices(img_bgr: np.ndarray, vertices: np.ndarray, focal, princpt, col
                   alpha: float = 0.8) -> np.ndarray:
     """Project (V,3) camera-frame vertices with (focal, princpt) and draw radius-2 dots (BGR ``color``;
     the original's (0,0,255) in RGB), blended with ``alpha``."""
-    z = np.maximum(vertices[:, 2], 1e-4)
-    uv = vertices[:, :2] / z[:, None] * np.asarray(focal) + np.asarray(princpt)
+    uv = project_points(vertices[vertices[:, 2] > 0], focal, princpt)  # points in front of the camera
     layer = img_bgr.copy()
     for x, y in uv[np.isfinite(uv).all(1)].astype(np.int64):
         cv2.circle(layer, (int(x), int(y)), 2, color, -1)
