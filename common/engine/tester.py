@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from common.evaluation.metrics import WHOLE_BODY_METRICS
 from common.utils import distributed as comm
+from common.inference.estimator import outputs_to_people
 from common.utils.precision import autocast, to_device
 
 logger = logging.getLogger(__name__)
@@ -211,24 +212,13 @@ class SmplxNpzWriter:
     def __call__(self, batch: tuple, outputs: dict) -> None:
         _, _, meta_info = batch
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        get = {k: outputs[k].detach().float().cpu().numpy() for k in (
-            'smplx_root_pose', 'smplx_body_pose', 'smplx_lhand_pose', 'smplx_rhand_pose', 'smplx_jaw_pose',
-            'smplx_shape', 'smplx_expr', 'cam_trans')}
+        people = outputs_to_people({k: v for k, v in outputs.items() if k != 'smplx_mesh_cam'})
         idx = torch.as_tensor(meta_info['sample_idx']).cpu().numpy().reshape(-1)
         paths = meta_info.get('img_path', [''] * len(idx))
         trans = (torch.as_tensor(meta_info['bb2img_trans']).double().cpu().numpy()
                  if 'bb2img_trans' in meta_info else None)
         for b, sample in enumerate(idx):
-            arrays = {
-                'global_orient': get['smplx_root_pose'][b].reshape(1, 3),
-                'body_pose': get['smplx_body_pose'][b].reshape(21, 3),
-                'left_hand_pose': get['smplx_lhand_pose'][b].reshape(15, 3),
-                'right_hand_pose': get['smplx_rhand_pose'][b].reshape(15, 3),
-                'jaw_pose': get['smplx_jaw_pose'][b].reshape(1, 3),
-                'leye_pose': np.zeros((1, 3), np.float32), 'reye_pose': np.zeros((1, 3), np.float32),
-                'betas': get['smplx_shape'][b].reshape(1, 10), 'expression': get['smplx_expr'][b].reshape(1, 10),
-                'transl': get['cam_trans'][b].reshape(1, 3),
-                'img_path': np.array(str(paths[b])), 'sample_idx': np.array(int(sample))}
+            arrays = dict(people[b], img_path=np.array(str(paths[b])), sample_idx=np.array(int(sample)))
             if trans is not None:  # crop -> image affine (no rotation at test time)
                 t = trans[b]
                 arrays['focal'] = self.focal * np.array([t[0, 0], t[1, 1]])

@@ -90,12 +90,12 @@ class Estimator:
 
 
 def outputs_to_people(out: dict[str, torch.Tensor]) -> list[dict[str, np.ndarray]]:
-    """Model outputs of a batch (any device) -> per person {npz key: array} (SPEC §5.1 shapes) plus
-    ``vertices`` (10475, 3) float32 (= smplx_mesh_cam: camera frame, metres, includes transl)."""
-    o = {k: v.float().cpu().numpy() for k, v in out.items()}
+    """Model outputs of a batch (any device) -> per person {npz key: array} (SPEC §5.1 shapes) plus, when
+    ``out`` has ``smplx_mesh_cam``, ``vertices`` (10475, 3) float32 (camera frame, metres, includes transl)."""
+    o = {k: out[k].float().cpu().numpy() for k in OUTPUT_KEYS if k in out}
     B = o['cam_trans'].shape[0]
     zeros = np.zeros((1, 3), np.float32)
-    return [{
+    people = [{
         'global_orient': o['smplx_root_pose'][i].reshape(1, 3),
         'body_pose': o['smplx_body_pose'][i].reshape(21, 3),
         'left_hand_pose': o['smplx_lhand_pose'][i].reshape(15, 3),
@@ -105,5 +105,8 @@ def outputs_to_people(out: dict[str, torch.Tensor]) -> list[dict[str, np.ndarray
         'betas': o['smplx_shape'][i].reshape(1, 10),
         'expression': o['smplx_expr'][i].reshape(1, 10),
         'transl': o['cam_trans'][i].reshape(1, 3),
-        'vertices': o['smplx_mesh_cam'][i],
     } for i in range(B)]
+    if 'smplx_mesh_cam' in o:
+        for i, person in enumerate(people):
+            person['vertices'] = o['smplx_mesh_cam'][i]
+    return people
