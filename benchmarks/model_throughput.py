@@ -44,9 +44,6 @@ def parse_args():
                         'and their ratio (robust to load changes on a shared machine)')
     p.add_argument('--no_prepare', action='store_true',
                    help='skip model.prepare_for_inference(dtype) (cached low-precision weights)')
-    p.add_argument('--malloc_tuning', action='store_true',
-                   help='glibc mallopt: keep freed memory (no mmap/trim), so the big activations are '
-                        'not re-faulted from the kernel on every forward (a process setting, not the model)')
     p.add_argument('--iters', type=int, default=5, help='timed iterations per batch size (minimum)')
     p.add_argument('--min_seconds', type=float, default=3.0, help='keep timing at least this long')
     p.add_argument('--threads', type=int, default=0, help='torch CPU threads (0 = default)')
@@ -88,29 +85,12 @@ def set_plain(model, plain: bool) -> None:
             m.fused_attn = not plain
 
 
-def tune_glibc_malloc() -> bool:
-    """Serve every allocation from the heap and never trim it (glibc only; False elsewhere).
-
-    PyTorch's CPU allocator is plain malloc: tensors above glibc's mmap threshold (the
-    (8, 256, 128, 96) BoxNet map, ...) are mmapped and unmapped on every forward, and each use
-    re-faults and zeroes their pages (~25k page faults, ~5% of a batch-8 bf16 forward).
-    """
-    import ctypes
-    try:
-        libc = ctypes.CDLL('libc.so.6')
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        return bool(libc.mallopt(m_mmap_threshold, 1 << 30) and libc.mallopt(m_trim_threshold, (1 << 31) - 1))
-    except (OSError, AttributeError):
-        return False
-
-
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
 
 
 def main():
     args = parse_args()
-    malloc_tuned = tune_glibc_malloc() if args.malloc_tuning else False
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
@@ -187,7 +167,7 @@ def main():
         variant=args.variant, path='ab' if args.ab else ('plain' if args.plain else 'fast'),
         precision=args.precision, device=args.device, compile=args.compile,
         channels_last=args.channels_last, prepared=dtype is not None and not args.no_prepare,
-        malloc_tuning=malloc_tuned, threads=torch.get_num_threads(),
+        threads=torch.get_num_threads(),
         device_name=torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu',
         torch=torch.__version__, import_s=round(t_import, 2), build_s=round(t_build, 2),
         smplx_load_s=round(t_smplx, 2), process_to_ready_s=round(t_ready, 2),
