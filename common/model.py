@@ -268,26 +268,26 @@ def build_model(cfg, mode: str = 'test') -> Model:
     mode 'train' applies the SPEC §1.14 initialisation; 'test' leaves PyTorch's default init (the
     weights are expected to come from a checkpoint).
     """
-    enc = dict(cfg.encoder)
-    get = cfg.get
+    enc = cfg.encoder
     weights = LossWeights(
-        smplx_pose=get('smplx_pose_weight', 1.0),
-        smplx_shape=get('smplx_loss_weight', 1.0),
-        smplx_kps_3d=get('smplx_kps_weight', get('smplx_kps_3d_weight', 1.0)),
-        smplx_kps_2d=get('smplx_kps_2d_weight', 1.0),
-        net_kps_2d=get('net_kps_2d_weight', 1.0))
+        smplx_pose=cfg.smplx_pose_weight,
+        smplx_shape=cfg.smplx_loss_weight,
+        # the original's old key `smplx_kps_weight` wins when a config still sets it (SPEC §3.2)
+        smplx_kps_3d=cfg.get('smplx_kps_weight', cfg.smplx_kps_3d_weight),
+        smplx_kps_2d=cfg.smplx_kps_2d_weight,
+        net_kps_2d=cfg.net_kps_2d_weight)
     model = Model(
         feat_dim=cfg.feat_dim, depth=enc['depth'], num_heads=enc['num_heads'],
-        mlp_ratio=enc.get('mlp_ratio', 4.0), drop_path_rate=enc.get('drop_path_rate', 0.0),
-        patch_size=enc.get('patch_size', 16), patch_padding=enc.get('patch_padding', 2),
-        num_task_tokens=enc.get('num_task_tokens', 31), human_model_path=cfg.human_model_path,
+        mlp_ratio=enc['mlp_ratio'], drop_path_rate=enc['drop_path_rate'],
+        patch_size=enc['patch_size'], patch_padding=enc['patch_padding'],
+        num_task_tokens=enc['num_task_tokens'], human_model_path=cfg.human_model_path,
         input_img_shape=tuple(cfg.input_img_shape), input_body_shape=tuple(cfg.input_body_shape),
         output_hm_shape=tuple(cfg.output_hm_shape), output_hand_hm_shape=tuple(cfg.output_hand_hm_shape),
         input_hand_shape=tuple(cfg.input_hand_shape), input_face_shape=tuple(cfg.input_face_shape),
         focal=tuple(cfg.focal), princpt=tuple(cfg.princpt), camera_3d_size=cfg.camera_3d_size,
-        upscale=get('upscale', 4), loss_weights=weights,
-        supervise_root_pose=get('agora_fix_global_orient_transl', False),
-        test_keep_all_joints=get('testset', 'EHF') == 'AGORA')
+        upscale=cfg.upscale, loss_weights=weights,
+        supervise_root_pose=cfg.agora_fix_global_orient_transl,
+        test_keep_all_joints=cfg.testset == 'AGORA')
     if mode == 'train':
         model.init_weights()
     return model
