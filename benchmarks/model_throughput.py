@@ -34,7 +34,7 @@ def parse_args():
     p.add_argument('--batch_sizes', default='1,8', help='comma-separated batch sizes')
     p.add_argument('--precision', choices=list(PRECISIONS), default='fp32', help='autocast dtype (fp32 = off)')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu', help='cpu or cuda')
-    p.add_argument('--compile', action='store_true', help='torch.compile the model first')
+    p.add_argument('--compile', action='store_true', help='compile the model first (common.model.compile_for_inference, as inference.py --compile)')
     p.add_argument('--channels_last', action='store_true', help='convert conv weights to channels_last')
     p.add_argument('--plain', action='store_true',
                    help='reference path: plain module stacks, non-fused attention, BLAS linears '
@@ -97,7 +97,7 @@ def main():
     import os
     load_avg = os.getloadavg()[0]
     from common.config import load_config
-    from common.model import build_model
+    from common.model import build_model, compile_for_inference
     t_import = time.perf_counter() - t0
     cfg = load_config(f'config_smpler_x_{args.variant}32.py')
     hmp = resolve_body_model(args.human_model_path, cfg)
@@ -117,7 +117,7 @@ def main():
     dtype = PRECISIONS[args.precision]
     if dtype is not None and not args.no_prepare:
         model.prepare_for_inference(dtype)
-    fwd = torch.compile(model) if args.compile else model
+    fwd = compile_for_inference(model, device) if args.compile else model
     rows = []
     for bs in [int(b) for b in args.batch_sizes.split(',')]:
         img = torch.rand(bs, 3, 512, 384, device=device)

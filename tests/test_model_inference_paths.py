@@ -1,4 +1,7 @@
-"""Inference fast paths: gather-based point sampling and `Model.prepare_for_inference` weight caches."""
+"""Inference fast paths: gather-based point sampling, `Model.prepare_for_inference` weight caches and
+`compile_for_inference`."""
+import os
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -134,3 +137,36 @@ def test_prepared_model_still_trains(model):
     assert lin.weight.grad is not None and lin.weight.grad.abs().sum() > 0
     model.prepare_for_inference(None)
     assert not lin.__dict__.get('_inference_cache')
+
+
+def _cxx_compiler():
+    import shutil
+    return shutil.which(os.environ.get('CXX', 'g++')) or shutil.which('c++')
+
+
+@pytest.mark.skipif(not _cxx_compiler(), reason='torch.compile on the CPU needs a C++ compiler (apt install g++)')
+def test_compile_for_inference_matches_eager_on_cpu(model, monkeypatch, tmp_path):
+    """inference.py --compile: inductor with freezing (BN folded into the deconvolutions, weights
+    pre-packed) gives the eager outputs; the compiled module wraps the same network."""
+    import torch._dynamo
+    import torch._inductor.config as inductor_config
+    from common.model import compile_for_inference
+    monkeypatch.setenv('TORCHINDUCTOR_CACHE_DIR', str(tmp_path / 'inductor'))
+    monkeypatch.setattr(inductor_config, 'freezing', False)  # restored after the test
+    img = torch.rand(2, 3, 512, 384, generator=torch.Generator().manual_seed(4))
+    with torch.inference_mode():
+        ref = model({'img': img}, {}, {}, 'test')
+        compiled = compile_for_inference(model, torch.device('cpu'))
+        assert inductor_config.freezing and compiled._orig_mod is model
+        try:
+            out = compiled({'img': img}, {}, {}, 'test')
+        finally:
+            torch._dynamo.reset()
+    assert out.keys() == ref.keys()
+    for k, v in ref.items():
+        scale = v.abs().max().item() + 1.0
+        torch.testing.assert_close(out[k], v, rtol=0, atol=1e-4 * scale, msg=k)
+    # freezing is a CPU choice: other devices keep inductor's default
+    monkeypatch.setattr(inductor_config, 'freezing', False)
+    compile_for_inference(model, torch.device('cuda'))  # lazy: nothing runs, no GPU needed
+    assert not inductor_config.freezing

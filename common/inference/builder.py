@@ -50,7 +50,8 @@ def build_estimator(args, cfg, device: torch.device) -> Estimator:
         logger.info('loaded weights %s', path)
     model.eval().to(device)
     if args.compile:
-        model = torch.compile(model)
+        from common.model import compile_for_inference
+        model = compile_for_inference(model, device)
     return Estimator(model, device, args.precision)
 
 
