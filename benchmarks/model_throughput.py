@@ -4,6 +4,7 @@ Examples:
     python benchmarks/model_throughput.py --variant s --batch_sizes 1,8 --precision fp32
     python benchmarks/model_throughput.py --variant b --batch_sizes 1,8,32 --precision bf16 --device cpu
     python benchmarks/model_throughput.py --variant h --batch_sizes 64 --precision bf16 --device cuda --compile
+    python benchmarks/model_throughput.py --variant s --batch_sizes 8 --precision bf16 --compile --ab  # vs eager
 
 Weights are random (speed does not depend on them). Without `--human_model_path` the config's
 path is used when it holds SMPL-X files, otherwise a synthetic body model is generated once into
@@ -40,8 +41,9 @@ def parse_args():
                    help='reference path: plain module stacks, non-fused attention, BLAS linears '
                         '(the computation pattern of the original), to measure our optimisations')
     p.add_argument('--ab', action='store_true',
-                   help='time the fast and the --plain path interleaved in one run and report both '
-                        'and their ratio (robust to load changes on a shared machine)')
+                   help='time a reference interleaved in the same run and report both and their ratio '
+                        '(robust to load changes on a shared machine): the --plain path, or with '
+                        '--compile the eager model')
     p.add_argument('--no_prepare', action='store_true',
                    help='skip model.prepare_for_inference(dtype) (cached low-precision weights)')
     p.add_argument('--iters', type=int, default=5, help='timed iterations per batch size (minimum)')
@@ -51,8 +53,8 @@ def parse_args():
     args = p.parse_args()
     if args.device == 'cuda' and not torch.cuda.is_available():
         p.error('--device cuda requested but CUDA is not available')
-    if args.plain and args.ab:
-        p.error('--ab already times the --plain path; give only one of them')
+    if args.plain and (args.ab or args.compile):
+        p.error('--plain is a path of the eager model: give it without --ab and --compile')
     if args.precision == 'fp16' and args.device == 'cpu':
         p.error('--precision fp16 is not supported on the CPU; use bf16')
     return args
@@ -117,14 +119,20 @@ def main():
     dtype = PRECISIONS[args.precision]
     if dtype is not None and not args.no_prepare:
         model.prepare_for_inference(dtype)
-    fwd = compile_for_inference(model, device) if args.compile else model
+    # timed variants: name -> (module, plain); the second one (with --ab) is the reference
+    variants = {'compiled': (compile_for_inference(model, device), False)} if args.compile else \
+        {'plain' if args.plain else 'fast': (model, args.plain)}
+    if args.ab:
+        variants['eager' if args.compile else 'plain'] = (model, not args.compile)
     rows = []
     for bs in [int(b) for b in args.batch_sizes.split(',')]:
         img = torch.rand(bs, 3, 512, 384, device=device)
         if device.type == 'cuda':
             torch.cuda.reset_peak_memory_stats()
 
-        def step():
+        def step(name):
+            fwd, plain = variants[name]
+            set_plain(model, plain)
             with torch.inference_mode(), torch.autocast(device.type, dtype=dtype or torch.float32,
                                                          enabled=dtype is not None):
                 out = fwd({'img': img}, {}, {}, 'test')
@@ -132,19 +140,17 @@ def main():
                 torch.cuda.synchronize()
             return out
 
-        paths = ['fast', 'plain'] if args.ab else ['plain' if args.plain else 'fast']
+        paths = list(variants)
         times = {p: [] for p in paths}
         cpu_times = {p: [] for p in paths}  # process CPU time: load-robust with --threads 1
         for p in paths:  # warm-up (and compilation)
-            set_plain(model, p == 'plain')
-            step()
-            step()
+            step(p)
+            step(p)
         t_all = time.perf_counter()
         while min(len(v) for v in times.values()) < args.iters or time.perf_counter() - t_all < args.min_seconds:
             for p in paths:  # interleaved, so load changes hit every path alike
-                set_plain(model, p == 'plain')
                 t, c = time.perf_counter(), time.process_time()
-                step()
+                step(p)
                 times[p].append(time.perf_counter() - t)
                 cpu_times[p].append(time.process_time() - c)
         row = dict(batch_size=bs)
@@ -156,15 +162,16 @@ def main():
                         f'{key}persons_per_s': round(bs / med, 2),
                         f'{key}persons_per_s_best': round(bs / ts[0], 2),
                         f'{key}cpu_ms_per_batch_min': round(min(cpu_times[p]) * 1000, 2)})
-        if args.ab:
-            row['speedup_median'] = round(row['plain_ms_per_batch'] / row['fast_ms_per_batch'], 2)
-            row['speedup_best'] = round(row['plain_ms_min'] / row['fast_ms_min'], 2)
+        if args.ab:  # how much faster the first variant is than the reference
+            first, ref = paths
+            row['speedup_median'] = round(row[f'{ref}_ms_per_batch'] / row[f'{first}_ms_per_batch'], 2)
+            row['speedup_best'] = round(row[f'{ref}_ms_min'] / row[f'{first}_ms_min'], 2)
         row.update(iters=len(ts), peak_rss_mb=round(peak_rss_mb(), 1))
         if device.type == 'cuda':
             row['peak_cuda_mb'] = round(torch.cuda.max_memory_allocated() / 2 ** 20, 1)
         rows.append(row)
     result = dict(
-        variant=args.variant, path='ab' if args.ab else ('plain' if args.plain else 'fast'),
+        variant=args.variant, paths=paths,
         precision=args.precision, device=args.device, compile=args.compile,
         channels_last=args.channels_last, prepared=dtype is not None and not args.no_prepare,
         threads=torch.get_num_threads(),

@@ -130,8 +130,12 @@ class Model(nn.Module):
         from common.utils.human_models import get_smplx  # lazy: building the net needs no body model
         return get_smplx(self.human_model_path)
 
+    @torch.compiler.disable
     def _body_model(self, root_pose, body_pose, lhand_pose, rhand_pose, jaw_pose, shape, expr):
-        """Neutral SMPL-X in fp32 with zero eyes and no translation -> (vertices, 144 joints)."""
+        """Neutral SMPL-X in fp32 with zero eyes and no translation -> (vertices, 144 joints).
+
+        Never traced by `torch.compile`: the cached layer may be created on this call, and smplx's
+        kinematic chain loops over the joints in Python (eager is as fast)."""
         out = self._smplx()(global_orient=root_pose.float(), body_pose=body_pose.float(),
                             left_hand_pose=lhand_pose.float(), right_hand_pose=rhand_pose.float(),
                             jaw_pose=jaw_pose.float(), betas=shape.float(), expression=expr.float())
@@ -298,9 +302,10 @@ def compile_for_inference(model: nn.Module, device: torch.device) -> nn.Module:
 
     On the CPU this also turns on inductor's `freezing` (a process-wide inductor setting): the weights
     become constants, so BatchNorm folding, weight casts and oneDNN weight pre-packing happen once at
-    compile time. Measured for S32 at batch 8 on a 2-core CPU: +6% persons/s in fp32 and in bf16 over
-    the eager model, after ~50-80 s of compilation (BENCHMARKS.md). The compiled model must not be
-    trained or have its weights changed afterwards.
+    compile time. Measured for S32 at batch 8 on a 2-core CPU, interleaved with the eager model
+    (`benchmarks/model_throughput.py --compile --ab`): bf16 1.08x, fp32 0.96-0.99x, after 40-80 s of
+    compilation (and as long again when a second batch size makes the batch dimension symbolic).
+    The compiled model must not be trained or have its weights changed afterwards.
     """
     if device.type == 'cpu':
         import torch._inductor.config as inductor_config

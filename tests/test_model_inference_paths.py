@@ -147,25 +147,29 @@ def _cxx_compiler():
 @pytest.mark.skipif(not _cxx_compiler(), reason='torch.compile on the CPU needs a C++ compiler (apt install g++)')
 def test_compile_for_inference_matches_eager_on_cpu(model, monkeypatch, tmp_path):
     """inference.py --compile: inductor with freezing (BN folded into the deconvolutions, weights
-    pre-packed) gives the eager outputs; the compiled module wraps the same network."""
+    pre-packed) gives the eager outputs, for a symbolic batch size too (one graph for every batch,
+    as inference's partial batches need); the compiled module wraps the same network."""
     import torch._dynamo
     import torch._inductor.config as inductor_config
     from common.model import compile_for_inference
     monkeypatch.setenv('TORCHINDUCTOR_CACHE_DIR', str(tmp_path / 'inductor'))
     monkeypatch.setattr(inductor_config, 'freezing', False)  # restored after the test
-    img = torch.rand(2, 3, 512, 384, generator=torch.Generator().manual_seed(4))
-    with torch.inference_mode():
-        ref = model({'img': img}, {}, {}, 'test')
-        compiled = compile_for_inference(model, torch.device('cpu'))
-        assert inductor_config.freezing and compiled._orig_mod is model
-        try:
-            out = compiled({'img': img}, {}, {}, 'test')
-        finally:
-            torch._dynamo.reset()
-    assert out.keys() == ref.keys()
-    for k, v in ref.items():
-        scale = v.abs().max().item() + 1.0
-        torch.testing.assert_close(out[k], v, rtol=0, atol=1e-4 * scale, msg=k)
+    gen = torch.Generator().manual_seed(4)
+    imgs = [torch.rand(b, 3, 512, 384, generator=gen) for b in (2, 3)]
+    torch._dynamo.mark_dynamic(imgs[0], 0)  # compile for any batch size at once
+    compiled = compile_for_inference(model, torch.device('cpu'))
+    assert inductor_config.freezing and compiled._orig_mod is model
+    try:
+        with torch.inference_mode():
+            for img in imgs:
+                ref = model({'img': img}, {}, {}, 'test')
+                out = compiled({'img': img}, {}, {}, 'test')
+                assert out.keys() == ref.keys()
+                for k, v in ref.items():
+                    scale = v.abs().max().item() + 1.0
+                    torch.testing.assert_close(out[k], v, rtol=0, atol=1e-4 * scale, msg=k)
+    finally:
+        torch._dynamo.reset()
     # freezing is a CPU choice: other devices keep inductor's default
     monkeypatch.setattr(inductor_config, 'freezing', False)
     compile_for_inference(model, torch.device('cuda'))  # lazy: nothing runs, no GPU needed

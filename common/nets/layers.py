@@ -219,7 +219,8 @@ class ConvGemmLinear(nn.Linear):
     On the CPU, PyTorch sends convolutions to oneDNN and `F.linear` to the BLAS GEMM; for the
     ViT's token GEMMs the oneDNN path is the faster one on this class of machine (measure with
     `benchmarks/model_throughput.py --plain`). The input (..., Cin) is viewed, without a copy, as a
-    channels_last (1, Cin, N, 1) image. Other devices, and `conv_gemm = False`, use `F.linear`.
+    channels_last (1, Cin, N, 1) image. Other devices, `torch.compile` tracing and `conv_gemm = False`
+    use `F.linear`.
     Works with autograd and autocast. `inference_dtype` (set by `Model.prepare_for_inference`)
     enables the cached low-precision weights of `common.nets.inference_weights`.
     """
@@ -233,7 +234,9 @@ class ConvGemmLinear(nn.Linear):
         dtype = active_inference_dtype(self, x) if use_cache else None
         if dtype is not None:
             weight, bias = cached_weights(self, 'wb', (weight, bias), dtype, lambda: (weight, bias))
-        if not self.conv_gemm or x.device.type != 'cpu':
+        # under torch.compile, inductor lowers (and with freezing pre-packs) the linear itself; the 1x1
+        # convolution view breaks its frozen-weight convolution once the batch size is symbolic
+        if not self.conv_gemm or x.device.type != 'cpu' or torch.compiler.is_compiling():
             return F.linear(x, weight, bias)
         lead = x.shape[:-1]
         x4 = x.reshape(1, -1, 1, x.shape[-1]).permute(0, 3, 1, 2)  # (1, Cin, N, 1) channels_last view
