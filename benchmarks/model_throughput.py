@@ -35,7 +35,8 @@ def parse_args():
     p.add_argument('--batch_sizes', default='1,8', help='comma-separated batch sizes')
     p.add_argument('--precision', choices=list(PRECISIONS), default='fp32', help='autocast dtype (fp32 = off)')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu', help='cpu or cuda')
-    p.add_argument('--compile', action='store_true', help='compile the model first (common.model.compile_for_inference, as inference.py --compile)')
+    p.add_argument('--compile', action='store_true',
+                   help='compile the model first (common.model.compile_for_inference, as inference.py --compile)')
     p.add_argument('--channels_last', action='store_true', help='convert conv weights to channels_last')
     p.add_argument('--plain', action='store_true',
                    help='reference path: plain module stacks, non-fused attention, BLAS linears '
@@ -124,6 +125,7 @@ def main():
         {'plain' if args.plain else 'fast': (model, args.plain)}
     if args.ab:
         variants['eager' if args.compile else 'plain'] = (model, not args.compile)
+    paths = list(variants)
     rows = []
     for bs in [int(b) for b in args.batch_sizes.split(',')]:
         img = torch.rand(bs, 3, 512, 384, device=device)
@@ -140,7 +142,6 @@ def main():
                 torch.cuda.synchronize()
             return out
 
-        paths = list(variants)
         times = {p: [] for p in paths}
         cpu_times = {p: [] for p in paths}  # process CPU time: load-robust with --threads 1
         for p in paths:  # warm-up (and compilation)

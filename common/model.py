@@ -134,8 +134,8 @@ class Model(nn.Module):
     def _body_model(self, root_pose, body_pose, lhand_pose, rhand_pose, jaw_pose, shape, expr):
         """Neutral SMPL-X in fp32 with zero eyes and no translation -> (vertices, 144 joints).
 
-        Never traced by `torch.compile`: the cached layer may be created on this call, and smplx's
-        kinematic chain loops over the joints in Python (eager is as fast)."""
+        Never traced by `torch.compile`: the cached layer may be created on this call (inside a graph
+        it would fail), and smplx's kinematic chain would break the graph anyway."""
         out = self._smplx()(global_orient=root_pose.float(), body_pose=body_pose.float(),
                             left_hand_pose=lhand_pose.float(), right_hand_pose=rhand_pose.float(),
                             jaw_pose=jaw_pose.float(), betas=shape.float(), expression=expr.float())
