@@ -30,7 +30,8 @@ from data.smplx_joints import get_smplx_joints  # noqa: E402
 from data.humandata_records import GENDERS  # noqa: E402
 from data.registry import get_dataset_class  # noqa: E402
 from data.targets import process_db_coord, process_human_model_output, process_part_boxes  # noqa: E402
-from data.transforms import apply_color_scale, generate_patch_image, get_aug_config  # noqa: E402
+from common.utils.crop import generate_patch_image  # noqa: E402
+from data.transforms import apply_color_scale, get_aug_config  # noqa: E402
 
 
 def parse_args():

@@ -104,7 +104,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     from common.config import load_config
-    from common.inference.builder import select_device
+    from common.utils.device import select_device
     from common.inference.estimator import Estimator
     from common.model import build_model
     from common.utils.human_models import get_smplx

@@ -31,7 +31,7 @@ from data.humandata_parse import DataError
 from data.humandata_records import (FLAG_FACE, FLAG_LHAND, FLAG_RHAND, FLAG_SMPLX, GENDERS, SMPLX_LAYOUT,
                                     Records)
 from data.targets import GeometryConfig
-from data.transforms import process_bbox_batch, xywh_to_xyxy
+from common.utils.crop import process_bbox_batch, xywh_to_xyxy
 
 __all__ = ['AnnotatedDataset', 'map_to_joint_set', 'require_files', 'load_json', 'MAX_LOGGED_PER_REASON']
 

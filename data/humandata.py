@@ -29,7 +29,8 @@ from data.humandata_records import FLAG_FACE, FLAG_LHAND, FLAG_RHAND, FLAG_SMPLX
 from data.smplx_joints import get_smplx_joints
 from data.targets import (GeometryConfig, SmplxParams, process_db_coord, process_human_model_output,
                           process_part_boxes)
-from data.transforms import NO_AUG, apply_color_scale, generate_patch_image, get_aug_config
+from common.utils.crop import generate_patch_image
+from data.transforms import NO_AUG, apply_color_scale, get_aug_config
 
 __all__ = ["HumanData", "DataError", "MAX_SUBSTITUTIONS", "BALANCE_SHUFFLE_SEED"]
 

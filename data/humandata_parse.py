@@ -18,7 +18,7 @@ import numpy as np
 from common.utils import joint_sets as js
 from data.humandata_records import (FLAG_FACE, FLAG_LHAND, FLAG_RHAND, FLAG_SMPLX, GENDERS,
                                     SMPLX_DIM, Records)
-from data.transforms import process_bbox_batch, xywh_to_xyxy
+from common.utils.crop import process_bbox_batch, xywh_to_xyxy
 
 __all__ = ["DataError", "MalformedHumanData", "ParseOptions", "parse_humandata_file", "REQUIRED_KEYS",
            "KP2D_KEYS", "KP3D_KEYS", "MAX_LOGGED_PER_REASON"]

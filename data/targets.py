@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from common.utils import joint_sets as js
-from data.transforms import (INPUT_IMG_SHAPE, OUTPUT_HM_SHAPE, apply_affine, box_to_heatmap_target,
-                             crop_to_heatmap, flip_axis_angle_pose, flip_points_x, rotate_root_pose,
-                             rotation_z, swap_pairs)
+from common.utils.crop import INPUT_IMG_SHAPE, apply_affine
+from data.transforms import (OUTPUT_HM_SHAPE, box_to_heatmap_target, crop_to_heatmap, flip_axis_angle_pose,
+                             flip_points_x, rotate_root_pose, rotation_z, swap_pairs)
 
 __all__ = ["GeometryConfig", "SmplxParams", "process_db_coord", "process_human_model_output",
            "process_part_boxes", "part_rooted", "depth_to_heatmap", "DUMMY_BOX_XYXY", "BETA_LIMIT"]

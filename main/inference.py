@@ -37,7 +37,8 @@ def setup_logging() -> None:
 
 def run(args) -> dict:
     """Build everything from parsed arguments and run the pipeline; returns the pipeline summary."""
-    from common.inference.builder import build_config, build_detector, build_estimator, crop_camera, select_device
+    from common.inference.builder import build_config, build_detector, build_estimator, crop_camera
+    from common.utils.device import select_device
     from common.inference.io import open_source
     from common.inference.pipeline import PipelineOptions, run_pipeline
     from common.utils.human_models import get_smplx
@@ -71,12 +72,13 @@ def main(argv=None) -> dict:
     from common.config import ConfigError
     from common.inference.detection import BoxFileError
     from common.inference.io import FrameSourceError
+    from common.utils.device import DeviceError
     from common.utils.human_models import BodyModelFilesMissing
     from common.weights import WeightsNotFoundError
     try:
         summary = run(args)
     except (FrameSourceError, BoxFileError, ConfigError, BodyModelFilesMissing, WeightsNotFoundError,
-            CheckpointError) as e:
+            CheckpointError, DeviceError) as e:
         logger.error('%s', e)
         raise SystemExit(2) from e
     logger.info('done: %s', summary)

@@ -38,6 +38,7 @@ EPILOG = """examples:
 def parse_args(argv=None) -> argparse.Namespace:
     from common.checkpoint import add_unsafe_load_argument
     from common.config import add_cfg_options_argument
+    from common.utils.device import add_device_argument
     parser = argparse.ArgumentParser(description='Evaluate SMPLer-X with the paper protocol (SPEC 4.4).',
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--testset', default='EHF',
@@ -62,8 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='samples per forward pass and process (default: cfg.test_batch_size)')
     parser.add_argument('--precision', choices=('fp32', 'bf16', 'fp16'), default=None,
                         help='autocast precision (default: cfg.precision, fp32)')
-    parser.add_argument('--device', choices=('cpu', 'cuda'), default=None,
-                        help='device (default: cuda when available); under torchrun each rank uses cuda:LOCAL_RANK')
+    add_device_argument(parser, extra_help='; under torchrun each rank uses cuda:LOCAL_RANK')
     parser.add_argument('--num_workers', type=int, default=None,
                         help='DataLoader workers per process (default: cfg.num_thread)')
     add_unsafe_load_argument(parser)
@@ -152,10 +152,12 @@ def main(argv=None) -> int:
     from common.config import ConfigError
     from common.engine.tester import TestInputError
     from common.evaluation.evaluators import EmptyTestSetError
+    from common.utils.device import DeviceError
     args = parse_args(argv)
     try:
         run(args)
-    except (FileNotFoundError, ConfigError, CheckpointError, TestInputError, EmptyTestSetError, KeyError) as err:
+    except (FileNotFoundError, ConfigError, CheckpointError, TestInputError, EmptyTestSetError, DeviceError,
+            KeyError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f'error: {type(err).__name__}: {message}', file=sys.stderr)
         return 1

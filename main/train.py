@@ -33,6 +33,7 @@ from common.engine.train_log import setup_logging  # noqa: E402
 from common.engine.train_setup import (TrainInputError, prepare_run_dir, run_training,  # noqa: E402
                                        validate_train_inputs)
 from common.utils import distributed as dist_utils  # noqa: E402
+from common.utils.device import DeviceError, add_device_argument  # noqa: E402
 
 EPILOG = """examples:
   python main/train.py --config config_smpler_x_s32.py --exp_name s32
@@ -59,8 +60,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                              '--exp_name. The lr schedule, optimizer, epoch and RNG come from the snapshot.')
     parser.add_argument('--precision', choices=('fp32', 'bf16', 'fp16'), default=None,
                         help='autocast precision (default: cfg.precision, fp32); fp16 uses a GradScaler')
-    parser.add_argument('--device', choices=('cpu', 'cuda'), default=None,
-                        help='device (default: cuda when available, else cpu); each rank uses cuda:LOCAL_RANK')
+    add_device_argument(parser, extra_help='; under torchrun each rank uses cuda:LOCAL_RANK')
     parser.add_argument('--num_workers', type=int, default=None,
                         help='DataLoader workers per process (default: cfg.num_thread)')
     parser.add_argument('--no_bar', action='store_true', help='no tqdm progress bar (e.g. batch jobs)')
@@ -95,7 +95,10 @@ def main(argv=None) -> None:
         cfg = load_and_check(args)
     except (ConfigError, TrainInputError) as err:
         args.parser.error(str(err))
-    info = dist_utils.init_from_env(args.device)
+    try:
+        info = dist_utils.init_from_env(args.device)
+    except DeviceError as err:
+        args.parser.error(str(err))
     try:
         resume = prepare_run_dir(cfg, args.exp_name, args.resume)
         setup_logging(info.rank, os.path.join(cfg.log_dir, 'train.log'))

@@ -8,7 +8,8 @@ import torch
 
 from common.utils import joint_sets as js
 from data.Synthetic.Synthetic import Synthetic
-from data.transforms import NO_AUG, apply_affine, crop_to_heatmap, flip_axis_angle_pose, generate_patch_image
+from common.utils.crop import apply_affine, generate_patch_image
+from data.transforms import NO_AUG, crop_to_heatmap, flip_axis_angle_pose
 from tests.fixtures.humandata import FOCAL, PRINCPT, project
 
 ONES3 = np.ones(3, np.float32)

@@ -6,7 +6,8 @@ import pytest
 from common.utils import joint_sets as js
 from data.smplx_joints import get_smplx_joints
 from data.targets import SmplxParams, process_db_coord, process_human_model_output
-from data.transforms import apply_affine, crop_to_heatmap, generate_patch_image
+from common.utils.crop import apply_affine, generate_patch_image
+from data.transforms import crop_to_heatmap
 from tests.fixtures.humandata import FOCAL, PRINCPT, project, random_params, smplx_joints144
 
 BOX = np.array([60.0, 20.0, 150.0, 200.0], np.float32)  # aspect 0.75, inside a 240 x 320 image

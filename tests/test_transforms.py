@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from common.utils import joint_sets as js
-from data.transforms import (apply_affine, flip_axis_angle_pose, flip_points_x, generate_patch_image,
-                             get_aug_config, process_bbox, process_bbox_batch, rotate_root_pose, swap_pairs)
+from common.utils.crop import apply_affine, generate_patch_image, process_bbox, process_bbox_batch
+from data.transforms import flip_axis_angle_pose, flip_points_x, get_aug_config, rotate_root_pose, swap_pairs
 
 
 def test_process_bbox_by_hand():

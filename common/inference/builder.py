@@ -11,14 +11,7 @@ from common.inference.estimator import CropCamera, Estimator
 
 logger = logging.getLogger(__name__)
 
-__all__ = ['select_device', 'build_config', 'build_estimator', 'build_detector', 'crop_camera']
-
-
-def select_device(name: str = 'auto') -> torch.device:
-    """'auto' -> cuda:0 when available, else cpu; anything else is passed to torch.device."""
-    if name == 'auto':
-        return torch.device('cuda:0' if torch.cuda.is_available() else 'cpu')
-    return torch.device(name)
+__all__ = ['build_config', 'build_estimator', 'build_detector', 'crop_camera']
 
 
 def build_config(args):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from common.checkpoint import add_unsafe_load_argument
 from common.config import add_cfg_options_argument
+from common.utils.device import add_device_argument
 
 __all__ = ['build_parser', 'parse_args', 'MESH_FORMATS']
 
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--det_batch_size', type=int, default=8, help='frames per detector call')
     r.add_argument('--precision', choices=('fp32', 'bf16', 'fp16'), default='fp32', help='autocast precision')
     r.add_argument('--compile', action='store_true', help='torch.compile the model')
-    r.add_argument('--device', default='auto', help="'auto' (cuda:0 if available), 'cpu', 'cuda:1', ...")
+    add_device_argument(r)
     return p
 
 

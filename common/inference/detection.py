@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from data.transforms import xywh_to_xyxy
+from common.utils.crop import xywh_to_xyxy
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     'Detections', 'iou_plus_one', 'greedy_nms', 'select_people', 'clip_boxes', 'YoloPersonDetector',
-    'BoxFileError', 'load_bbox_file', 'lookup_boxes', 'xyxy_to_xywh',
+    'BoxFileError', 'load_bbox_file', 'lookup_boxes',
 ]
 
 PERSON_CLASS = 0  # COCO class id of "person" (both mmdet and YOLO)
@@ -50,12 +50,6 @@ class Detections:
         """Subset by index array ``keep`` (order preserved as given)."""
         ids = None if self.track_ids is None else self.track_ids[keep]
         return Detections(self.boxes[keep], self.scores[keep], ids)
-
-
-def xyxy_to_xywh(b: np.ndarray) -> np.ndarray:
-    """(N, 4) xyxy -> (N, 4) xywh."""
-    b = np.asarray(b, np.float32).reshape(-1, 4)
-    return np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], 1)
 
 
 def iou_plus_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:

@@ -52,7 +52,7 @@ def make_crop(img_rgb: np.ndarray, bbox_xywh: np.ndarray, camera: CropCamera) ->
         (crop (512, 384, 3) float32 RGB [0, 255], processed box (4,) xywh) or None when ``process_bbox``
         rejects the box (zero size / outside the image).
     """
-    from data.transforms import generate_patch_image, process_bbox
+    from common.utils.crop import generate_patch_image, process_bbox
     h, w = img_rgb.shape[:2]
     box = process_bbox(np.asarray(bbox_xywh, np.float32), w, h, ratio=camera.bbox_ratio)
     if box is None:

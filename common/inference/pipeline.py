@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common.inference.detection import Detections, clip_boxes, lookup_boxes, select_people, xyxy_to_xywh
+from common.inference.detection import Detections, clip_boxes, lookup_boxes, select_people
 from common.inference.estimator import CropCamera, make_crop
 from common.inference.io import Frame, FrameSource
 from common.inference.output_stage import FrameWriter
 from common.inference.tracking import IoUTracker
 from common.inference.writers import assemble_results, finished_frames, read_frame_record
-from data.transforms import xywh_to_xyxy
+from common.utils.crop import xywh_to_xyxy, xyxy_to_xywh
 
 logger = logging.getLogger(__name__)
 

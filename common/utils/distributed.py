@@ -25,6 +25,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from common.utils.device import select_device
+
 __all__ = [
     'DistInfo', 'init_from_env', 'destroy', 'get_rank', 'get_world_size', 'get_local_rank',
     'is_main_process', 'barrier', 'all_gather', 'broadcast_object', 'reduce_dict', 'unwrap',
@@ -94,25 +96,24 @@ def _launch_from_env() -> tuple[int, int, int] | None:
     return None
 
 
-def init_from_env(device: str | None = None, timeout_min: float = 30.0) -> DistInfo:
+def init_from_env(device: str | None = 'auto', timeout_min: float = 30.0) -> DistInfo:
     """Create the process group described by the environment (or none) and pick this rank's device.
 
     Args:
-        device: 'cpu', 'cuda' or None (CUDA when available). With CUDA each rank uses ``cuda:LOCAL_RANK``.
+        device: 'auto' (or None), 'cpu', 'cuda' or 'cuda:N' (``common.utils.device``); with 'cuda' (or 'auto'
+            on a GPU machine) each rank uses ``cuda:LOCAL_RANK``.
         timeout_min: collective timeout in minutes.
+    Raises:
+        DeviceError: CUDA asked for on a machine without it.
     """
     global _LOCAL_RANK
-    if device is None:
-        device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    if device.startswith('cuda') and not torch.cuda.is_available():
-        raise RuntimeError(f'--device {device} requested but CUDA is not available; use --device cpu.')
     launch = _launch_from_env()
     rank, world, local = launch if launch is not None else (0, 1, 0)
     _LOCAL_RANK = local
-    if device.startswith('cuda'):
-        if device == 'cuda':
-            device = f'cuda:{local % torch.cuda.device_count()}'
-        torch.cuda.set_device(torch.device(device))
+    torch_device = select_device(device or 'auto', local)
+    device = str(torch_device)
+    if torch_device.type == 'cuda':
+        torch.cuda.set_device(torch_device)
     backend = None
     if world > 1 and not dist.is_initialized():
         backend = 'nccl' if device.startswith('cuda') else 'gloo'

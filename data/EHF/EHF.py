@@ -24,7 +24,8 @@ import numpy as np
 import torch
 import trimesh
 
-from data.transforms import INPUT_IMG_SHAPE, NO_AUG, apply_color_scale, generate_patch_image, process_bbox
+from common.utils.crop import INPUT_IMG_SHAPE, generate_patch_image, process_bbox
+from data.transforms import NO_AUG, apply_color_scale
 
 __all__ = ['EHF', 'EHF_GT_ROTVEC', 'ehf_gt_rotation', 'load_ply_vertices', 'EHF_DOWNLOAD_HINT']
 
