@@ -58,6 +58,18 @@ def test_pyrender_and_opencv_paint_the_same_pixels(posed_person):
     assert np.abs(centroids[0] - centroids[1]).max() < 1.5
 
 
+def test_tiled_pyrender_paints_exactly_the_untiled_pixels(posed_person):
+    """Large frames are rendered in bounded tiles (memory does not grow with the photo); the pixels are those
+    of one full-frame render (tiles of 100x100 on a 320x240 frame: uneven edge tiles included)."""
+    from common.vis.render import PyrenderRenderer
+    v, f, c, faces = posed_person
+    img = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    full = PyrenderRenderer().render(img, [(v, f, c)], faces)
+    tiled = PyrenderRenderer(max_tile=100).render(img, [(v, f, c)], faces)
+    assert (full != img).any(axis=2).mean() > 0.01  # the person is drawn
+    np.testing.assert_array_equal(tiled, full)
+
+
 def test_auto_falls_back_to_opencv_with_a_notice(monkeypatch, caplog):
     from common.vis import render
 
