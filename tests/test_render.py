@@ -128,3 +128,16 @@ def test_render_our_layout_finds_the_input_video(bbox_run, render_entry, human_m
             break
         count, size = count + 1, img.shape
     assert count == 6 and size == (240, 320, 3)
+
+
+def test_render_refuses_frames_of_another_size(tmp_path, bbox_run, render_entry, human_model_path, caplog):
+    """--image_path pointing at other frames (here: the right ones at half size) is refused, naming both sizes."""
+    out, _ = bbox_run
+    frames = tmp_path / 'small'
+    frames.mkdir()
+    for i in range(1, 7):
+        cv2.imwrite(str(frames / f'{i:06d}.jpg'), np.zeros((120, 160, 3), np.uint8))
+    n = render_entry.main(['--data_path', str(out), '--human_model_path', str(human_model_path), '--renderer',
+                           'opencv', '--no_video', '--image_path', str(frames)])
+    assert n == 0
+    assert 'is 160x120 but its results were computed on a 320x240 frame' in caplog.text

@@ -66,6 +66,12 @@ def render_sequence(seq_dir: Path, body_model, renderer, out_img_dir: Path | Non
         for frame in source:
             seen.add(frame.index)
             people = results.get(frame.index, [])
+            size = list(frame.image.shape[1::-1])
+            saved = next((p.meta['img_size'] for p in people if 'img_size' in p.meta), size)
+            if list(saved) != size:
+                raise FrameSourceError(f'{seq_dir}: frame {frame.index} of {source.path} is {size[0]}x{size[1]} but its '
+                                       f'results were computed on a {saved[0]}x{saved[1]} frame; pass the frames or '
+                                       f'video the results came from with --image_path')
             if biggest_only and people:
                 people = [max(people, key=lambda p: p.bbox_area)]
             verts, _ = pose_people(body_model, [p.params for p in people])
