@@ -2,7 +2,8 @@
 
 Measures (1) where the time of one item goes (image decode, crop + colour, keypoint targets, SMPL-X
 targets, box targets), single-threaded in this process; (2) items/s of one process (= one loader
-worker); (3) items/s of a DataLoader with 1..N workers.
+worker) and its CPU time per item (process time: comparable across runs on a loaded machine); (3)
+items/s of a DataLoader with 1..N workers.
 
 Examples:
     python benchmarks/data_throughput.py                       # synthetic body model + images in a temp dir
@@ -139,17 +140,18 @@ def main():
         img = read_image(ds.image_file(0))
         stages = stage_times(ds, args.items)
         full_mesh_ms = full_mesh_smplx_ms(ds, args.items)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         for k in range(args.items):
             ds[k % len(ds)]
         single = args.items / (time.perf_counter() - t)
+        cpu_ms = 1000 * (time.process_time() - cpu) / args.items  # robust to other load on a shared machine
         rates = {str(w): round(loader_rate(ds, w, args.batch_size, args.items), 1) for w in args.workers}
     print(json.dumps({
         "dataset": args.dataset, "image_hw": list(img.shape[:2]), "records": len(ds),
         "cpu_count": os.cpu_count(), "torch_threads_per_process": 1,
         "ms_per_item_by_stage": stages, "ms_per_item_total": round(sum(stages.values()), 2),
         "ms_smplx_stage_with_full_mesh_layer_instead": full_mesh_ms,
-        "items_per_s_one_process": round(single, 1),
+        "items_per_s_one_process": round(single, 1), "cpu_ms_per_item_one_process": round(cpu_ms, 2),
         "items_per_s_dataloader_by_workers": rates, "batch_size": args.batch_size,
     }, indent=2))
 

@@ -192,3 +192,14 @@ def test_truncated_jpeg_in_training_is_substituted_and_counted_or_refused(tmp_pa
     assert "substituting another sample (1 so far in this process)" in caplog.text
     with pytest.raises(DataError, match=f"sample 1: cannot use image .*{rel}: truncated JPEG"):
         make(tmp_path, human_model_path, strict_data=True)[1]
+
+
+def test_startup_summary_counts_skipped_and_flagged_per_dataset(bad_set, tiny_cfg_factory, caplog):
+    from data.registry import build_train_dataset
+    root, _ = bad_set
+    cfg = tiny_cfg_factory(data_dir=str(root), use_cache=False, trainset_3d=[], trainset_2d=[],
+                           trainset_humandata=["Synthetic"])
+    with caplog.at_level(logging.INFO, logger="data.registry"):
+        build_train_dataset(cfg)
+    assert ("Synthetic                    6 samples   skipped: bbox_invalid=1, nan_keypoints3d=1   flagged: "
+            "bbox_outside_image=1, missing_image=1, nonfinite_keypoints2d=1") in caplog.text
