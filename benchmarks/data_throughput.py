@@ -2,7 +2,8 @@
 
 Measures (1) where the time of one item goes (image decode, crop + colour, keypoint targets, SMPL-X
 targets, box targets), single-threaded in this process; (2) items/s of one process (= one loader
-worker); (3) items/s of a DataLoader with 1..N workers.
+worker) and its CPU time per item (process time: comparable across runs on a loaded machine); (3)
+items/s of a DataLoader with 1..N workers.
 
 Examples:
     python benchmarks/data_throughput.py                       # synthetic body model + images in a temp dir
@@ -29,8 +30,10 @@ from common.utils.human_models import get_smplx  # noqa: E402
 from data.smplx_joints import get_smplx_joints  # noqa: E402
 from data.humandata_records import GENDERS  # noqa: E402
 from data.registry import get_dataset_class  # noqa: E402
-from data.targets import process_db_coord, process_human_model_output, process_part_boxes  # noqa: E402
+from data.targets import (process_db_coord, process_human_model_output, process_part_boxes,  # noqa: E402
+                          source_joint_img)
 from common.utils.crop import generate_patch_image  # noqa: E402
+from common.utils.image_io import read_image  # noqa: E402
 from data.transforms import apply_color_scale, get_aug_config  # noqa: E402
 
 
@@ -72,19 +75,19 @@ def stage_times(ds, n):
         i = k % len(ds)
         scale, rot, color, flip = get_aug_config(rng)
         t0 = time.perf_counter()
-        img = cv2.imread(str(ds.image_file(i)), cv2.IMREAD_COLOR)
+        img = read_image(ds.image_file(i))
         t1 = time.perf_counter()
         patch, trans, _ = generate_patch_image(img, r.bbox[i], scale, rot, flip)
         apply_color_scale(cv2.cvtColor(patch, cv2.COLOR_BGR2RGB), color)
         t2 = time.perf_counter()
-        process_db_coord(r.kp2d[i], r.kp3d[i] if r.has_kp3d[i] else None, r.kp_valid[i], flip, img.shape[1],
-                         trans, rot, ds.geometry)
+        kp3d = r.kp3d[i] if r.has_kp3d[i] else None
+        process_db_coord(r.kp2d[i], kp3d, r.kp_valid[i], flip, img.shape[1], trans, rot, ds.geometry)
         t3 = time.perf_counter()
         params = ds.smplx_params(i)
         if params is not None:
             process_human_model_output(params, ds.camera(i), flip, img.shape[1], trans, rot,
                                        get_smplx_joints(ds.human_model_path, params.gender),
-                                       joint_xy=r.kp2d[i], geo=ds.geometry)
+                                       joint_img=source_joint_img(r.kp2d[i], kp3d, ds.geometry), geo=ds.geometry)
         t4 = time.perf_counter()
         boxes = {p: r.part_box[i, j] for j, p in enumerate(("lhand", "rhand", "face"))}
         valid = {p: bool(r.part_valid[i, j]) for j, p in enumerate(("lhand", "rhand", "face"))}
@@ -102,8 +105,10 @@ def full_mesh_smplx_ms(ds, n):
         i = k % len(ds)
         params = ds.smplx_params(i)
         if params is not None:
+            kp3d = ds.records.kp3d[i] if ds.records.has_kp3d[i] else None
             process_human_model_output(params, ds.camera(i), False, 1000.0, np.eye(2, 3, dtype=np.float32), 0.0,
-                                       get_smplx(ds.human_model_path, params.gender), joint_xy=ds.records.kp2d[i],
+                                       get_smplx(ds.human_model_path, params.gender),
+                                       joint_img=source_joint_img(ds.records.kp2d[i], kp3d, ds.geometry),
                                        geo=ds.geometry)
     return round(1000 * (time.perf_counter() - t) / n, 2)
 
@@ -132,20 +137,21 @@ def main():
             gender = GENDERS[int(code)]
             get_smplx(hmp, gender), get_smplx_joints(hmp, gender)
         ds[0]
-        img = cv2.imread(str(ds.image_file(0)))
+        img = read_image(ds.image_file(0))
         stages = stage_times(ds, args.items)
         full_mesh_ms = full_mesh_smplx_ms(ds, args.items)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         for k in range(args.items):
             ds[k % len(ds)]
         single = args.items / (time.perf_counter() - t)
+        cpu_ms = 1000 * (time.process_time() - cpu) / args.items  # robust to other load on a shared machine
         rates = {str(w): round(loader_rate(ds, w, args.batch_size, args.items), 1) for w in args.workers}
     print(json.dumps({
         "dataset": args.dataset, "image_hw": list(img.shape[:2]), "records": len(ds),
         "cpu_count": os.cpu_count(), "torch_threads_per_process": 1,
         "ms_per_item_by_stage": stages, "ms_per_item_total": round(sum(stages.values()), 2),
         "ms_smplx_stage_with_full_mesh_layer_instead": full_mesh_ms,
-        "items_per_s_one_process": round(single, 1),
+        "items_per_s_one_process": round(single, 1), "cpu_ms_per_item_one_process": round(cpu_ms, 2),
         "items_per_s_dataloader_by_workers": rates, "batch_size": args.batch_size,
     }, indent=2))
 

@@ -50,6 +50,18 @@ _CHOICES = {
     'fine_tune': (None, 'backbone', 'neck_and_head', 'head'),
     'data_strategy': ('balance', 'concat', None),
 }
+# Keys the original's configs carry that change nothing here (informational, or a feature the SPEC does
+# not describe): accepted only at the value below, any other value is refused with the reason.
+_FIXED_VALUES = {
+    'hand_pos_joint_num': (20, 'informational: the hand branch always has 20 joints'),
+    'face_pos_joint_num': (72, 'informational: the face part of the joint set always has 72 joints'),
+    'output_face_hm_shape': ((8, 8, 8), 'informational: the model has no face heatmap (the original neither)'),
+    'num_noise_sample': (0, 'unused by the original as well'),
+    'vis': (False, 'use `main/test.py --vis` to write per-sample results and errors'),
+    'egobody_fix_betas': (False, "the original's EgoBody 'fix betas' variant is not described in the SPEC "
+                                 'and not implemented; point humandata_files at the annotation files to use'),
+    'shapy_eval_split': (None, 'SHAPY (HBW) evaluation is not implemented'),
+}
 # Sub-directories of a run (original names): attribute -> folder.
 RUN_SUBDIRS = {'model_dir': 'model_dump', 'log_dir': 'log', 'result_dir': 'result', 'vis_dir': 'vis',
                'code_dir': 'code'}
@@ -140,6 +152,11 @@ def _check_choices(cfg: Config, file: Path) -> None:
         if key in cfg and cfg[key] not in choices:
             raise ConfigError(f'config key {key!r} = {cfg[key]!r} (from {file} or an override) must be one of '
                               f'{choices}')
+    for key, (value, reason) in _FIXED_VALUES.items():
+        got = cfg[key] if key in cfg else value
+        if (tuple(got) if isinstance(got, list) else got) != value:
+            raise ConfigError(f'config key {key!r} = {got!r} (from {file} or an override) is not supported: '
+                              f'{reason}. Remove the setting (the only accepted value is {value!r}).')
 
 
 def _resolve_paths(cfg: Config) -> None:

@@ -280,7 +280,8 @@ def build_model(cfg, mode: str = 'test') -> Model:
         # the original's old key `smplx_kps_weight` wins when a config still sets it (SPEC §3.2)
         smplx_kps_3d=cfg.get('smplx_kps_weight', cfg.smplx_kps_3d_weight),
         smplx_kps_2d=cfg.smplx_kps_2d_weight,
-        net_kps_2d=cfg.net_kps_2d_weight)
+        net_kps_2d=cfg.net_kps_2d_weight,
+        smplx_orient=cfg.smplx_orient_weight)
     model = Model(
         feat_dim=cfg.feat_dim, depth=enc['depth'], num_heads=enc['num_heads'],
         mlp_ratio=enc['mlp_ratio'], drop_path_rate=enc['drop_path_rate'],

@@ -29,7 +29,7 @@ from data.dataset import WorkerRNG
 from data.humandata import HumanData
 from data.humandata_parse import DataError
 from data.humandata_records import (FLAG_FACE, FLAG_LHAND, FLAG_RHAND, FLAG_SMPLX, GENDERS, SMPLX_LAYOUT,
-                                    Records)
+                                    Records, defect_bit)
 from data.targets import GeometryConfig
 from common.utils.crop import process_bbox_batch, xywh_to_xyxy
 
@@ -80,6 +80,11 @@ class AnnotatedDataset(HumanData):
 
     Accepts the keyword arguments `HumanData.from_config` passes; ``files``, ``use_cache`` and ``cache_dir``
     are ignored (the annotation files are fixed per dataset; parsing is not cached).
+
+    Bad samples follow the HumanData policy: a body box that sanitises to nothing drops the sample (the
+    original's rule); our extra checks (non-finite keypoints or parameters, a missing image, a body box
+    entirely left of / above the image) flag a training sample, which keeps its index and is substituted
+    when loaded, and drop a test sample.
     """
 
     supported_splits = ('train',)
@@ -105,8 +110,8 @@ class AnnotatedDataset(HumanData):
         samples = self.parse_samples()
         samples = samples[::max(1, int(sample_interval))]
         self.records, self.cams, self.extras = self._to_records(samples, check_images)
-        logger.info('%s/%s: %d samples; skipped: %s', name, split, len(self.records),
-                    dict(self.records.skipped) or 'none')
+        logger.info('%s/%s: %d samples; skipped: %s; kept but substituted when loaded: %s', name, split,
+                    len(self.records), dict(self.records.skipped) or 'none', dict(self.records.flagged) or 'none')
 
     @classmethod
     def from_config(cls, cfg, split):
@@ -138,42 +143,60 @@ class AnnotatedDataset(HumanData):
         return self.cams[index]
 
     # --- records -----------------------------------------------------------------------------------
-    def _skip(self, counts, reason, msg):
+    def _report(self, counts, reason, msg, kept):
         full = f'{self.dataset_name()}/{self.split}: {msg}'
         if self.strict:
             raise DataError(full + '. Fix or remove the sample, or set strict_data=False to skip it.')
         if counts[reason] < MAX_LOGGED_PER_REASON:
-            logger.warning('skipping %s', full)
+            kept = kept and self.split == 'train'
+            logger.warning('%s %s', full, '(kept in the sample order, substituted when loaded)' if kept
+                           else '(skipped)')
         counts[reason] += 1
 
-    def _to_records(self, samples, check_images):
-        counts, kept = Counter(), []
+    def _sample_defects(self, samples, check_images, flagged):
+        """(N,) uint8 DEFECTS bits of our extra checks (non-finite values, missing image)."""
+        defect = np.zeros(len(samples), np.uint8)
         exists = {}
         for i, s in enumerate(samples):
-            arrays = [s['kp2d'], s['bbox']] + ([s['kp3d']] if s.get('kp3d') is not None else [])
-            if s.get('smplx') is not None:
-                arrays += [np.asarray(s['smplx'][k], np.float32).reshape(-1) for k, _ in SMPLX_LAYOUT]
-            if not all(np.isfinite(np.asarray(a, np.float64)).all() for a in arrays):
-                self._skip(counts, 'nan_values', f'sample {i} ({s["image_path"]}): non-finite keypoints, box '
-                           'or parameters')
-                continue
+            params = s.get('smplx')
+            values = {'nonfinite_keypoints2d': [s['kp2d']], 'nonfinite_keypoints3d': [s.get('kp3d')],
+                      'nonfinite_params': [None] if params is None else [params[k] for k, _ in SMPLX_LAYOUT]}
+            for reason, arrays in values.items():
+                if not all(a is None or np.isfinite(np.asarray(a, np.float64)).all() for a in arrays):
+                    defect[i] |= defect_bit(reason)
+                    self._report(flagged, reason, f'sample {i} ({s["image_path"]}): {reason}', True)
             if check_images:
                 path = self.img_dir / s['image_path']
                 if path not in exists:
                     exists[path] = path.is_file()
                 if not exists[path]:
-                    self._skip(counts, 'missing_image', f'sample {i}: no file {path}')
-                    continue
-            kept.append(s)
-        n = len(kept)
-        hw = np.array([s['img_hw'] for s in kept], np.float32).reshape(n, 2)
-        raw = np.array([s['bbox'] for s in kept], np.float32).reshape(n, 4)
-        body, ok = process_bbox_batch(raw, hw[:, 1], hw[:, 0], ratio=self.bbox_ratio)
+                    defect[i] |= defect_bit('missing_image')
+                    self._report(flagged, 'missing_image', f'sample {i}: no file {path}', True)
+        return defect
+
+    def _to_records(self, samples, check_images):
+        counts, flagged = Counter(), Counter()
+        n = len(samples)
+        hw = np.array([s['img_hw'] for s in samples], np.float32).reshape(n, 2)
+        raw = np.array([s['bbox'] for s in samples], np.float32).reshape(n, 4)
+        body, ok = process_bbox_batch(raw, hw[:, 1], hw[:, 0], ratio=self.bbox_ratio, reject_outside=False)
         for i in np.nonzero(~ok)[0]:
-            self._skip(counts, 'bbox_outside_image', f'{kept[i]["image_path"]}: body box {raw[i].tolist()} has '
-                       f'no area inside the {hw[i, 1]:g}x{hw[i, 0]:g} image')
-        kept = [s for s, good in zip(kept, ok) if good]
-        body, hw, n = body[ok], hw[ok], len(kept)
+            self._report(counts, 'bbox_invalid', f'{samples[i]["image_path"]}: body box {raw[i].tolist()} has '
+                         f'no area inside the {hw[i, 1]:g}x{hw[i, 0]:g} image', False)
+        kept = [s for s, good in zip(samples, ok) if good]
+        body, hw, raw, n = body[ok], hw[ok], raw[ok], len(kept)
+        defect = self._sample_defects(kept, check_images, flagged)
+        outside = (raw[:, 0] + raw[:, 2] <= 0) | (raw[:, 1] + raw[:, 3] <= 0)
+        for i in np.nonzero(outside)[0]:
+            self._report(flagged, 'bbox_outside_image', f'{kept[i]["image_path"]}: body box {raw[i].tolist()} '
+                         'lies entirely left of or above the image', True)
+        defect[outside] |= defect_bit('bbox_outside_image')
+        if self.split != 'train':  # a test split drops what a training split flags
+            good = defect == 0
+            counts.update(flagged)
+            flagged = Counter()
+            kept = [s for s, g in zip(kept, good) if g]
+            body, hw, defect, n = body[good], hw[good], defect[good], int(good.sum())
         part_box = np.zeros((n, 3, 4), np.float32)
         part_valid = np.zeros((n, 3), bool)
         for j, part in enumerate(_PARTS):
@@ -183,7 +206,8 @@ class AnnotatedDataset(HumanData):
                 box = (s.get('part_boxes') or {}).get(part)
                 if box is not None:
                     boxes[i], given[i] = box, True
-            processed, box_ok = process_bbox_batch(boxes, hw[:, 1], hw[:, 0], ratio=self.bbox_ratio)
+            processed, box_ok = process_bbox_batch(boxes, hw[:, 1], hw[:, 0], ratio=self.bbox_ratio,
+                                                   reject_outside=False)
             part_box[:, j] = xywh_to_xyxy(processed)
             part_valid[:, j] = given & box_ok
         smplx, flags = self._pack_smplx(kept)
@@ -198,7 +222,7 @@ class AnnotatedDataset(HumanData):
             has_kp3d=np.array([s.get('kp3d') is not None for s in kept], bool).reshape(n),
             part_box=part_box, part_valid=part_valid, smplx=smplx, flags=flags,
             gender=np.array([GENDERS.index(s.get('gender') or 'neutral') for s in kept], np.uint8).reshape(n),
-            skipped=dict(counts), files=[])
+            defect=defect, skipped=dict(counts), flagged=dict(flagged), files=[])
         cams = [_camera_arrays(s.get('cam')) for s in kept]
         return records, cams, [s.get('extra') for s in kept]
 

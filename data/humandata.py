@@ -22,15 +22,17 @@ import numpy as np
 import torch.utils.data
 
 from common.utils import joint_sets as js
+from common.utils.crop import generate_patch_image
+from common.utils.image_io import ImageReadError, read_image
 from data.dataset import WorkerRNG
 from data.humandata_io import load_records
 from data.humandata_parse import DataError, ParseOptions
-from data.humandata_records import FLAG_FACE, FLAG_LHAND, FLAG_RHAND, FLAG_SMPLX, GENDERS, Records
+from data.humandata_records import (FLAG_FACE, FLAG_LHAND, FLAG_RHAND, FLAG_SMPLX, GENDERS, Records,
+                                    describe_defects)
 from data.smplx_joints import get_smplx_joints
 from data.targets import (GeometryConfig, SmplxParams, process_db_coord, process_human_model_output,
-                          process_part_boxes)
-from common.utils.crop import generate_patch_image
-from data.transforms import NO_AUG, apply_color_scale, get_aug_config
+                          process_part_boxes, source_joint_img, zero_wild_betas)
+from data.transforms import NO_AUG, apply_color_scale, get_aug_config, rotate_root_pose
 
 __all__ = ["HumanData", "DataError", "MAX_SUBSTITUTIONS", "BALANCE_SHUFFLE_SEED"]
 
@@ -38,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 BALANCE_SHUFFLE_SEED = 2023  # the original shuffles the sample list with random.seed(2023) for 'balance'
 EVAL_ON_TRAIN_SAMPLES = 10000  # eval_on_train: the first 10,000 of the shuffled training samples
-MAX_SUBSTITUTIONS = 10  # unreadable images in a row before a non-strict __getitem__ gives up
+MAX_SUBSTITUTIONS = 10  # unusable samples in a row before a non-strict __getitem__ gives up
 LOG_FIRST_SUBSTITUTIONS = 10  # per dataset and process; after that only every 100th is logged
 
 
@@ -52,13 +54,14 @@ class HumanData(torch.utils.data.Dataset):
     img_shape: ClassVar[tuple[int, int] | None] = None  # (H, W) when the files lack meta height/width
     focal: ClassVar[tuple[float, float] | None] = None  # fixed intrinsics (pixels), when known
     princpt: ClassVar[tuple[float, float] | None] = None
-    _substitutions = 0  # unreadable images substituted in this process (instance attribute once set)
+    _substitutions = 0  # unusable samples substituted in this process (instance attribute once set)
 
     def __init__(self, split: str, *, data_dir: str | Path, human_model_path: str | Path,
                  files: tuple[str, ...] | None = None, bbox_ratio: float = 1.2, sample_interval: int = 1,
                  shuffle: bool = False, use_cache: bool = True, cache_dir: str | Path | None = None,
                  strict_data: bool = False, check_images: bool = True, no_aug: bool = False,
-                 seed: int = 2023, geometry: GeometryConfig = GeometryConfig(), max_samples: int | None = None):
+                 seed: int = 2023, geometry: GeometryConfig = GeometryConfig(), max_samples: int | None = None,
+                 fix_eyeball_swap: bool = False, neutral_model_for_betas_neutral: bool = False, **options):
         if split not in ("train", "test"):
             raise ValueError(f"{self.dataset_name()}: split must be 'train' or 'test', got {split!r}")
         self.split = split
@@ -68,12 +71,14 @@ class HumanData(torch.utils.data.Dataset):
         self.strict = strict_data
         self.no_aug = no_aug
         self.geometry = geometry
+        self.options = options  # dataset-specific settings (`config_options`), read by the hooks
         self._rng = WorkerRNG(seed, stream=zlib.crc32(self.dataset_name().encode()))
         names = files if files is not None else self.default_files(split)
         paths = [self.data_dir / "preprocessed_datasets" / f for f in names]
         opts = ParseOptions(dataset=self.dataset_name(), split=split, img_dir=self.img_dir,
                             bbox_ratio=bbox_ratio, sample_interval=sample_interval, img_shape=self.img_shape,
-                            check_images=check_images, strict=strict_data)
+                            check_images=check_images, strict=strict_data, fix_eyeball_swap=fix_eyeball_swap,
+                            neutral_model_for_betas_neutral=neutral_model_for_betas_neutral)
         cache_dir = Path(cache_dir) if cache_dir is not None else self.data_dir / "cache"
         self.records: Records = load_records(
             paths, opts, fix_params=self.fix_params_hook(), fix_token=self.fix_token(),
@@ -111,7 +116,15 @@ class HumanData(torch.utils.data.Dataset):
                    strict_data=bool(cfg.strict_data),
                    check_images=bool(cfg.check_image_files),
                    no_aug=bool(cfg.no_aug), seed=int(cfg.seed),
-                   geometry=geometry, max_samples=EVAL_ON_TRAIN_SAMPLES if on_train else None)
+                   geometry=geometry, max_samples=EVAL_ON_TRAIN_SAMPLES if on_train else None,
+                   fix_eyeball_swap=bool(cfg.fix_eyeball_swap),
+                   neutral_model_for_betas_neutral=bool(cfg.neutral_model_for_betas_neutral),
+                   **cls.config_options(cfg))
+
+    @classmethod
+    def config_options(cls, cfg) -> dict:
+        """Dataset-specific keyword options read from the config (stored in ``self.options``)."""
+        return {}
 
     def set_epoch(self, epoch: int) -> None:
         """Reseed the augmentation stream for ``epoch`` (see `data.dataset.WorkerRNG`)."""
@@ -124,6 +137,10 @@ class HumanData(torch.utils.data.Dataset):
     def fix_token(self) -> str:
         """A string that changes whenever `fix_params_hook` would change its result (part of the cache key)."""
         return ""
+
+    def root_pose_supervised(self, index: int) -> bool:
+        """Whether sample ``index``'s root orientation is a target (``smplx_pose_valid[:3]``)."""
+        return True
 
     def camera(self, index: int) -> dict | None:
         """Intrinsics of sample ``index`` (``focal``, ``princpt``), or None to use the 2D keypoints."""
@@ -150,17 +167,18 @@ class HumanData(torch.utils.data.Dataset):
 
     # --- items -------------------------------------------------------------------------------------
     def __getitem__(self, index: int):
-        """One item; unreadable images are substituted (non-strict) or raise `DataError` (strict)."""
+        """One item. A sample that cannot be used (a defect found at parse time, or an image that is
+        missing, undecodable or a truncated JPEG) is replaced by a random other one and counted
+        (non-strict), or raises `DataError` (strict_data=True, or a test split)."""
         rng = self._rng.get()
         tried = []
         for _ in range(MAX_SUBSTITUTIONS):
             aug = NO_AUG if (self.split == "test" or self.no_aug) else get_aug_config(rng)
-            img = self._read_image(index)
+            img, problem = self._load_image(index)
             if img is not None:
                 return self._build_item_safely(index, img, aug)
             tried.append(index)
-            msg = (f"{self.dataset_name()}/{self.split} sample {index}: cannot read image "
-                   f"{self.image_file(index)}")
+            msg = f"{self.dataset_name()}/{self.split} sample {index}: {problem}"
             if self.strict or self.split == "test":
                 raise DataError(msg + " (strict_data=True, or a test split: not substituted)")
             self._substitutions += 1
@@ -168,20 +186,25 @@ class HumanData(torch.utils.data.Dataset):
                 logger.warning("%s; substituting another sample (%d so far in this process)", msg,
                                self._substitutions)
             index = int(rng.integers(len(self)))
-        raise DataError(f"{self.dataset_name()}/{self.split}: {MAX_SUBSTITUTIONS} unreadable images in a row "
-                        f"(samples {tried}); check the image folder {self.img_dir}")
+        raise DataError(f"{self.dataset_name()}/{self.split}: {MAX_SUBSTITUTIONS} unusable samples in a row "
+                        f"(samples {tried}); check the image folder {self.img_dir} and the warnings above")
 
     def build_item(self, index: int, aug=NO_AUG):
         """Item of sample ``index`` under augmentation ``aug`` = (scale, rot_deg, color_scale, do_flip)."""
-        img = self._read_image(index)
+        img, problem = self._load_image(index)
         if img is None:
-            raise DataError(f"{self.dataset_name()}/{self.split} sample {index}: cannot read image "
-                            f"{self.image_file(index)}")
+            raise DataError(f"{self.dataset_name()}/{self.split} sample {index}: {problem}")
         return self._build_item_safely(index, img, aug)
 
-    def _read_image(self, index: int) -> np.ndarray | None:
-        """(H, W, 3) uint8 BGR, or None when the file is missing or undecodable."""
-        return cv2.imread(str(self.image_file(index)), cv2.IMREAD_COLOR)
+    def _load_image(self, index: int) -> tuple[np.ndarray | None, str | None]:
+        """((H, W, 3) uint8 BGR, None), or (None, why the sample cannot be used)."""
+        defect = int(self.records.defect[index])
+        if defect:
+            return None, f"{describe_defects(defect)} (found when the annotations were parsed)"
+        try:
+            return read_image(self.image_file(index)), None
+        except ImageReadError as exc:
+            return None, f"cannot use image {exc.path}: {exc.reason}"
 
     def _build_item_safely(self, index, img, aug):
         try:
@@ -205,12 +228,14 @@ class HumanData(torch.utils.data.Dataset):
             return inputs, *self._test_targets(index, params, inv_trans)
 
         has3d = bool(r.has_kp3d[index])
-        db = process_db_coord(r.kp2d[index], r.kp3d[index] if has3d else None, r.kp_valid[index], do_flip,
-                              img_w, trans, rot, geo)
+        kp3d = r.kp3d[index] if has3d else None
+        db = process_db_coord(r.kp2d[index], kp3d, r.kp_valid[index], do_flip, img_w, trans, rot, geo)
         if params is not None:
             body_model = get_smplx_joints(self.human_model_path, params.gender)
-            hm = process_human_model_output(params, self.camera(index), do_flip, img_w, trans, rot,
-                                            body_model, joint_xy=r.kp2d[index], geo=geo)
+            hm = process_human_model_output(params, self.camera(index), do_flip, img_w, trans, rot, body_model,
+                                            joint_img=source_joint_img(r.kp2d[index], kp3d, geo), geo=geo)
+            if not self.root_pose_supervised(index):
+                hm["pose_valid"][:3] = 0.0
         else:
             hm = _no_smplx_targets()
         boxes = {p: r.part_box[index, j] for j, p in enumerate(("lhand", "rhand", "face"))}
@@ -232,11 +257,14 @@ class HumanData(torch.utils.data.Dataset):
         return inputs, targets, meta_info
 
     def _test_targets(self, index: int, params: SmplxParams | None, inv_trans: np.ndarray):
+        """Parameter targets of the pseudo-GT mesh, with the training targets' rules (SPEC §4.2): the root
+        round-trips through a rotation matrix and betas with any |beta| > 3 become zeros."""
         if params is None:
             raise DataError(f"{self.dataset_name()}/test sample {index}: no SMPL-X parameters to evaluate "
                             "against; test files need an 'smplx' entry")
-        pose = params.pose53().reshape(-1)
-        targets = {"smplx_pose": pose, "smplx_shape": params.shape.astype(np.float32),
+        pose = params.pose53()
+        pose[0] = rotate_root_pose(pose[0], 0.0)
+        targets = {"smplx_pose": pose.reshape(-1), "smplx_shape": zero_wild_betas(params.shape),
                    "smplx_expr": params.expr.astype(np.float32),
                    "smplx_cam_trans": params.trans.astype(np.float32)}
         meta_info = {"img_path": str(self.image_file(index)), "bb2img_trans": inv_trans,

@@ -71,12 +71,16 @@ def train_dataset_names(cfg) -> list[str]:
 
 
 def _log_summary(built: dict) -> None:
-    """One start-up line per dataset: samples kept and samples skipped per reason."""
+    """One start-up line per dataset: samples kept, samples skipped and samples flagged (substituted when
+    loaded) per reason."""
     lines = []
     for name, ds in built.items():
-        skipped = getattr(getattr(ds, "records", None), "skipped", None) or {}
-        reasons = ", ".join(f"{k}={v}" for k, v in sorted(skipped.items()) if v) or "-"
-        lines.append(f"  {name:<20s} {len(ds):>9d} samples   skipped: {reasons}")
+        records = getattr(ds, "records", None)
+        line = f"  {name:<20s} {len(ds):>9d} samples"
+        for label in ("skipped", "flagged"):
+            counts = getattr(records, label, None) or {}
+            line += f"   {label}: " + (", ".join(f"{k}={v}" for k, v in sorted(counts.items()) if v) or "-")
+        lines.append(line)
     logger.info("training datasets:\n%s", "\n".join(lines))
 
 

@@ -19,8 +19,9 @@ from common.utils.crop import INPUT_IMG_SHAPE, apply_affine
 from data.transforms import (OUTPUT_HM_SHAPE, box_to_heatmap_target, crop_to_heatmap, flip_axis_angle_pose,
                              flip_points_x, rotate_root_pose, rotation_z, swap_pairs)
 
-__all__ = ["GeometryConfig", "SmplxParams", "process_db_coord", "process_human_model_output",
-           "process_part_boxes", "part_rooted", "depth_to_heatmap", "DUMMY_BOX_XYXY", "BETA_LIMIT"]
+__all__ = ["GeometryConfig", "SmplxParams", "source_joint_img", "process_db_coord", "process_human_model_output",
+           "process_part_boxes", "part_rooted", "depth_to_heatmap", "zero_wild_betas", "DUMMY_BOX_XYXY",
+           "BETA_LIMIT"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,28 @@ def _in_heatmap(joint_img: np.ndarray, hm: Sequence[int]) -> np.ndarray:
     return (x >= 0) & (x < hm[2]) & (y >= 0) & (y < hm[1]) & (z >= 0) & (z < hm[0])
 
 
+def _source_ok(source: np.ndarray) -> np.ndarray:
+    """(137,) bool: the original's "source x > 0, y > 0, depth > 0" truncation factors (SPEC §4.2).
+
+    Always evaluated on the source array in its un-flipped joint order: under a flip these factors are
+    not exchanged between left and right joints, while validity and coordinates are (as the original).
+    """
+    return (source > 0).all(axis=1)
+
+
+def source_joint_img(joint_xy: np.ndarray, joint_cam: np.ndarray | None,
+                     geo: GeometryConfig = GeometryConfig()) -> np.ndarray:
+    """(137, 3) float32 joint image of the dataset keypoints before augmentation: x, y image pixels and
+    the depth bin ((z_root_rel / (body_3d_size / 2)) + 1) / 2 * D of ``joint_cam`` (137, 3) metres, or
+    depth 0 when there are no 3D keypoints (``joint_cam`` None)."""
+    joint_img = np.zeros((js.NUM_JOINTS, 3), dtype=np.float32)
+    joint_img[:, :2] = joint_xy
+    if joint_cam is not None:
+        z_rel = joint_cam[:, 2] - joint_cam[js.ROOT_IDX, 2]
+        joint_img[:, 2] = depth_to_heatmap(z_rel, geo.body_3d_size, geo.output_hm_shape[0])
+    return joint_img
+
+
 def process_db_coord(joint_xy: np.ndarray, joint_cam: np.ndarray | None, joint_valid: np.ndarray,
                      do_flip: bool, img_w: float, img2bb_trans: np.ndarray, rot_deg: float,
                      geo: GeometryConfig = GeometryConfig()) -> dict[str, np.ndarray]:
@@ -100,25 +123,23 @@ def process_db_coord(joint_xy: np.ndarray, joint_cam: np.ndarray | None, joint_v
         joint_img (137, 3) heatmap units (depth 0 without 3D), joint_cam (137, 3) root-relative,
         joint_cam_ra (137, 3) part-rooted (both rotated/flipped, zeros without 3D), joint_valid and
         joint_trunc (137, 1) float32. A joint is "truncated" (flag 0) when invalid, outside the heatmap
-        volume, or when its source x, y or depth is not > 0 (zero-padded / missing; this also zeroes every
-        flag of 2D-only samples, whose depth is 0 — the original's rule, SPEC §7.11).
+        volume, or when the source x, y or depth at its index is not > 0 (zero-padded / missing; this also
+        zeroes every flag of 2D-only samples, whose depth is 0 — the original's rule, SPEC §7.11). Those
+        source factors keep the un-flipped joint order (`_source_ok`).
     """
     hm = geo.output_hm_shape
-    joint_img = np.zeros((js.NUM_JOINTS, 3), dtype=np.float32)
-    joint_img[:, :2] = joint_xy
+    joint_img = source_joint_img(joint_xy, joint_cam, geo)
     if joint_cam is None:
         cam_rel = np.zeros((js.NUM_JOINTS, 3), dtype=np.float32)
     else:
         cam_rel = (joint_cam - joint_cam[js.ROOT_IDX]).astype(np.float32)
-        joint_img[:, 2] = depth_to_heatmap(cam_rel[:, 2], geo.body_3d_size, hm[0])
     valid = np.asarray(joint_valid, dtype=np.float32).reshape(-1).copy()
-    source_ok = (joint_img > 0).all(axis=1)  # the original's "source coordinate > 0" checks
+    source_ok = _source_ok(joint_img)
 
     if do_flip:
         joint_img = flip_points_x(joint_img, img_w)
         cam_rel[:, 0] *= -1.0
-        joint_img, cam_rel, valid, source_ok = (swap_pairs(a, js.FLIP_PAIRS)
-                                                for a in (joint_img, cam_rel, valid, source_ok))
+        joint_img, cam_rel, valid = (swap_pairs(a, js.FLIP_PAIRS) for a in (joint_img, cam_rel, valid))
     cam_rel = cam_rel @ rotation_z(rot_deg).T
     joint_img[:, :2] = crop_to_heatmap(apply_affine(joint_img[:, :2], img2bb_trans),
                                        geo.input_img_shape, hm)
@@ -144,14 +165,15 @@ def _smplx_joints(body_model: Callable, p: SmplxParams) -> tuple[np.ndarray, np.
 
 def process_human_model_output(params: SmplxParams, cam: dict | None, do_flip: bool, img_w: float,
                                img2bb_trans: np.ndarray, rot_deg: float, body_model: Callable,
-                               joint_xy: np.ndarray | None = None,
+                               joint_img: np.ndarray | None = None,
                                geo: GeometryConfig = GeometryConfig()) -> dict[str, np.ndarray]:
     """SMPL-X targets of one person (SPEC §4.2).
 
     Args:
         params: the person's parameters. cam: optional dict with ``focal`` (2,), ``princpt`` (2,) pixels
             (joint image by projection) and/or extrinsics ``R`` (3, 3), ``t`` (3,). Without intrinsics
-            ``joint_xy`` (137, 2) image pixels (the dataset's 2D keypoints) is used.
+            ``joint_img`` (137, 3), the dataset keypoints' `source_joint_img` (x, y image pixels, depth
+            bins, depth 0 without 3D keypoints), gives x, y.
         body_model: `common.utils.human_models.SMPLX`-like callable (gendered or neutral), or the
             joints-only `data.smplx_joints.SmplxJoints`.
     Returns:
@@ -159,6 +181,11 @@ def process_human_model_output(params: SmplxParams, cam: dict | None, do_flip: b
         joint_trunc, joint_valid (137, 1), pose (159,), shape (10,), expr (10,), pose_valid (159,) float32;
         shape_valid, expr_valid scalars; mesh (V, 3) before augmentation, metres camera frame (None
         from a joints-only body model).
+
+    Truncation (SPEC §4.2): besides validity and the heatmap volume, a joint needs source x, y and depth
+    > 0 in the joint image as it enters the depth step: the projection (pixels, camera depth) with
+    intrinsics, otherwise ``joint_img`` itself, so a 2D-only sample without intrinsics has every
+    ``joint_trunc`` 0. The source factors keep the un-flipped joint order.
     """
     cam = cam or {}
     hm = geo.output_hm_shape
@@ -176,15 +203,18 @@ def process_human_model_output(params: SmplxParams, cam: dict | None, do_flip: b
         mesh = None if mesh is None else mesh + shift
     if "focal" in cam and "princpt" in cam:
         f, c = np.asarray(cam["focal"], np.float32), np.asarray(cam["princpt"], np.float32)
-        joint_xy = joint_cam[:, :2] / joint_cam[:, 2:3] * f + c
-    elif joint_xy is None:
+        source = np.concatenate([joint_cam[:, :2] / joint_cam[:, 2:3] * f + c, joint_cam[:, 2:3]], axis=1)
+    elif joint_img is None:
         raise ValueError("process_human_model_output needs camera intrinsics (cam['focal'], "
-                         "cam['princpt']) or the dataset's 2D keypoints (joint_xy)")
+                         "cam['princpt']) or the dataset's joint image (joint_img)")
+    else:
+        source = np.asarray(joint_img, np.float32)
+    source_ok = _source_ok(source)
 
     rel = joint_cam - joint_cam[js.ROOT_IDX]
     ra = part_rooted(rel)
     joint_img = np.zeros((js.NUM_JOINTS, 3), dtype=np.float32)
-    joint_img[:, :2] = joint_xy
+    joint_img[:, :2] = source[:, :2]
     joint_img[_BODY, 2] = depth_to_heatmap(rel[_BODY, 2], geo.body_3d_size, hm[0])
     joint_img[_LH, 2] = depth_to_heatmap(ra[_LH, 2], geo.hand_3d_size, hm[0])
     joint_img[_RH, 2] = depth_to_heatmap(ra[_RH, 2], geo.hand_3d_size, hm[0])
@@ -208,11 +238,9 @@ def process_human_model_output(params: SmplxParams, cam: dict | None, do_flip: b
     pose[0] = rotate_root_pose(pose[0], rot_deg)
     joint_img[:, :2] = crop_to_heatmap(apply_affine(joint_img[:, :2], img2bb_trans),
                                        geo.input_img_shape, hm)
-    trunc = joint_valid * _in_heatmap(joint_img, hm)
+    trunc = joint_valid * source_ok * _in_heatmap(joint_img, hm)
 
-    shape = np.asarray(params.shape, np.float32).copy()
-    if np.abs(shape).max(initial=0.0) > BETA_LIMIT:
-        shape[:] = 0.0
+    shape = zero_wild_betas(params.shape)
     # Parts without annotation are zero in the target (their validity is 0 anyway).
     for ok, rot_part in ((rot_valid[22], "lhand"), (rot_valid[37], "rhand"), (rot_valid[52], "face")):
         if not ok:
@@ -225,6 +253,15 @@ def process_human_model_output(params: SmplxParams, cam: dict | None, do_flip: b
                 pose_valid=np.repeat(rot_valid, 3).astype(np.float32),
                 shape_valid=np.float32(np.any(shape != 0)), expr_valid=np.float32(params.face_valid),
                 mesh=mesh)
+
+
+def zero_wild_betas(shape: np.ndarray) -> np.ndarray:
+    """(10,) float32 copy of ``shape``, all zeros when any |beta| > `BETA_LIMIT` (a failed fit, SPEC §4.2;
+    training targets and the test pseudo-GT alike)."""
+    shape = np.asarray(shape, np.float32).copy()
+    if np.abs(shape).max(initial=0.0) > BETA_LIMIT:
+        shape[:] = 0.0
+    return shape
 
 
 def process_part_boxes(boxes_xyxy: dict[str, np.ndarray], valid: dict[str, bool], trans: np.ndarray,

@@ -107,9 +107,11 @@ def rotation_z(rot_deg: float) -> np.ndarray:
 
 
 def rotate_root_pose(root_aa: np.ndarray, rot_deg: float) -> np.ndarray:
-    """Left-multiply a (3,) axis-angle root orientation by R_z(-rot_deg); returns (3,) float32."""
-    if rot_deg == 0.0:
-        return np.asarray(root_aa, dtype=np.float32).reshape(3).copy()
+    """Left-multiply a (3,) axis-angle root orientation by R_z(-rot_deg); returns (3,) float32.
+
+    Always a round trip through the rotation matrix (cv2.Rodrigues), also for rot_deg = 0, as the
+    original: an angle above pi comes back as 2 pi - angle about the negated axis (SPEC §4.2).
+    """
     mat, _ = cv2.Rodrigues(np.asarray(root_aa, dtype=np.float64).reshape(3, 1))
     aa, _ = cv2.Rodrigues(rotation_z(rot_deg).astype(np.float64) @ mat)
     return aa.reshape(3).astype(np.float32)

@@ -29,7 +29,7 @@ from common.inference.output_stage import WriteOptions
 from common.inference.person import FrameResult, Person
 from common.inference.runner import describe_input, run_to_folder
 from common.inference.stream import StreamOptions, stream_results
-from common.utils.images import read_image
+from common.utils.image_io import read_image
 
 logger = logging.getLogger(__name__)
 

@@ -77,7 +77,7 @@ def test_predict_fields_agree_with_each_other(tiny_model):
     (lambda m: m.predict(np.zeros((10, 10), np.uint8), boxes=[[0, 0, 5, 5]]), 'uint8 RGB array'),
     (lambda m: m.predict(np.zeros((10, 10, 3), np.float32), boxes=[[0, 0, 5, 5]]), 'uint8 RGB array'),
     (lambda m: m.predict([str(BUS_JPG)] * 2, boxes=[[[0, 0, 5, 5]]]), '1 box list'),
-    (lambda m: m.predict('/nonexistent/x.jpg', boxes=[[0, 0, 5, 5]]), 'no such image file'),
+    (lambda m: m.predict('/nonexistent/x.jpg', boxes=[[0, 0, 5, 5]]), 'no such file'),
     (lambda m: m.predict(str(BUS_JPG), boxes=[[0, 0, 5]]), 'must be 4 numbers'),
 ])
 def test_predict_bad_inputs_say_what_is_wrong(tiny_model, call, match):

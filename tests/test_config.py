@@ -195,6 +195,24 @@ def test_choice_keys_rejected():
         load_config('smpler_x_s5', ['precision=fp8'])
 
 
+@pytest.mark.parametrize('override,reason', [
+    ('egobody_fix_betas=True', 'not implemented'),
+    ('shapy_eval_split=val', 'SHAPY'),
+    ('vis=True', 'test.py --vis'),
+    ('num_noise_sample=3', 'unused'),
+    ('hand_pos_joint_num=21', 'informational'),
+    ('face_pos_joint_num=68', 'informational'),
+    ('output_face_hm_shape=[4,4,4]', 'no face heatmap'),
+])
+def test_keys_that_would_change_nothing_are_refused(override, reason):
+    key = override.split('=')[0]
+    with pytest.raises(ConfigError, match=f"'{key}'.*not supported.*{reason}"):
+        load_config('smpler_x_s5', [override])
+    # the original's values (in every released config) are accepted
+    cfg = load_config('smpler_x_s5', ['output_face_hm_shape=[8,8,8]'])
+    assert (cfg.egobody_fix_betas, cfg.shapy_eval_split, cfg.vis, cfg.num_noise_sample) == (False, None, False, 0)
+
+
 def test_parse_cfg_options_and_argparse():
     parser = argparse.ArgumentParser()
     add_cfg_options_argument(parser)

@@ -136,3 +136,28 @@ def test_ground_truth_parameters_score_zero_through_the_evaluator(ehf, synthetic
     wrong[:, :, 1] *= 1.1
     evaluator.process(batch, {'smplx_mesh_cam': wrong})
     assert max(evaluator.evaluate()['EHF'].values()) > 1.0
+
+
+@pytest.mark.parametrize('damage', ['garbage', 'truncated'])
+def test_corrupt_ply_names_the_file_also_through_a_loader_worker(tmp_path, synthetic_data_dir, damage):
+    from data.humandata_parse import DataError
+    shutil.copytree(synthetic_data_dir / 'EHF', tmp_path / 'EHF')
+    ply = tmp_path / 'EHF' / 'data' / '02_align.ply'
+    data = ply.read_bytes()
+    ply.write_bytes(b'ply\nformat ascii 1.0\nelement vertex 10475\nproperty float x\nend_header\n\x00\xff#'
+                    if damage == 'garbage' else data[:len(data) // 4])  # cut inside the vertex list
+    ds = EHF(tmp_path)
+    with pytest.raises(DataError, match=r'02_align\.ply'):
+        ds[1]
+    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(ds, [1]), batch_size=1, num_workers=1)
+    with pytest.raises(DataError, match=r'02_align\.ply'):
+        next(iter(loader))
+
+
+def test_truncated_ehf_image_names_the_file(tmp_path, synthetic_data_dir):
+    from data.humandata_parse import DataError
+    shutil.copytree(synthetic_data_dir / 'EHF', tmp_path / 'EHF')
+    img = tmp_path / 'EHF' / 'data' / '01_img.jpg'
+    img.write_bytes(img.read_bytes()[:2000])
+    with pytest.raises(DataError, match=r'01_img\.jpg: truncated JPEG'):
+        EHF(tmp_path)[0]

@@ -248,6 +248,10 @@ def test_agora(tmp_path, human_model_path):
     assert meta['is_3D'] == 1 and meta['rhand_bbox_valid'] == 1 and meta['lhand_bbox_valid'] == 0
     np.testing.assert_allclose(targets['smplx_shape'], 0.2)  # 11 kid betas cut to 10
     assert not meta['smplx_pose_valid'][66:].any()  # no hand/face parameters in the file
+    assert meta['smplx_pose_valid'][:66].all()  # agora_valid_root_pose (True in the released configs)
+    no_root = _build(AGORA, tmp_path, human_model_path, valid_root_pose=False)
+    pose_valid = no_root.build_item(0, NO_AUG)[2]['smplx_pose_valid']
+    assert not pose_valid[:3].any() and pose_valid[3:66].all()
     with pytest.raises(ValueError, match='resolution'):
         _build(AGORA, tmp_path, human_model_path, resolution='640x480')
 

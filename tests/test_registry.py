@@ -108,7 +108,7 @@ def test_bedlam_hand_poses_become_mean_relative(tmp_path, human_model_path):
     np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
 
 
-def test_talkshow_right_hand_comes_from_right_hand_pose(tmp_path, human_model_path):
+def test_talkshow_copies_the_left_hand_unless_fixed(tmp_path, human_model_path, tiny_cfg_factory):
     rng = np.random.default_rng(22)
     params = random_params(2, rng)
     info = write_humandata(tmp_path, human_model_path, name="Talkshow", file="talkshow_train.npz", params=params)
@@ -119,9 +119,14 @@ def test_talkshow_right_hand_comes_from_right_hand_pose(tmp_path, human_model_pa
     stored["body_pose"] = params["body_pose"].reshape(2, 63)  # flat layout
     content["smplx"] = np.array(stored, dtype=object)
     np.savez(info["path"], **content)
-    ds = DATASETS["Talkshow"]("train", data_dir=tmp_path, human_model_path=human_model_path, use_cache=False)
-    p = ds.smplx_params(0)
-    np.testing.assert_allclose(p.rhand_pose, params["right_hand_pose"][0].reshape(-1))
-    assert not np.allclose(p.rhand_pose, p.lhand_pose)
+    cls = DATASETS["Talkshow"]
+    # the original (SPEC §4.1): the left hand pose copied into the right hand
+    p = cls("train", data_dir=tmp_path, human_model_path=human_model_path, use_cache=False).smplx_params(0)
+    np.testing.assert_allclose(p.rhand_pose, params["left_hand_pose"][0].reshape(-1))
+    np.testing.assert_allclose(p.lhand_pose, params["left_hand_pose"][0].reshape(-1))
     np.testing.assert_allclose(p.expr, stored["expression"][0, :10])
     np.testing.assert_allclose(p.body_pose, params["body_pose"][0].reshape(-1))
+    # fix_talkshow_right_hand=True (through the config): the file's own right hand
+    cfg = tiny_cfg_factory(data_dir=str(tmp_path), use_cache=False, fix_talkshow_right_hand=True)
+    p = cls.from_config(cfg, "train").smplx_params(0)
+    np.testing.assert_allclose(p.rhand_pose, params["right_hand_pose"][0].reshape(-1))

@@ -5,7 +5,7 @@ import pytest
 
 from common.utils import joint_sets as js
 from data.smplx_joints import get_smplx_joints
-from data.targets import SmplxParams, process_db_coord, process_human_model_output
+from data.targets import SmplxParams, process_db_coord, process_human_model_output, source_joint_img
 from common.utils.crop import apply_affine, generate_patch_image
 from data.transforms import crop_to_heatmap
 from tests.fixtures.humandata import FOCAL, PRINCPT, project, random_params, smplx_joints144
@@ -35,8 +35,10 @@ def test_intrinsics_projection_equals_keypoint_path(person):
     raw, joints, trans, model = person
     cam = {"focal": np.array(FOCAL), "princpt": np.array(PRINCPT)}
     a = process_human_model_output(params_of(raw), cam, False, 320, trans, 0.0, model)
-    b = process_human_model_output(params_of(raw), None, False, 320, trans, 0.0, model, joint_xy=project(joints))
+    b = process_human_model_output(params_of(raw), None, False, 320, trans, 0.0, model,
+                                   joint_img=source_joint_img(project(joints), joints))
     np.testing.assert_allclose(a["joint_img"], b["joint_img"], atol=1e-3)
+    np.testing.assert_array_equal(a["joint_trunc"], b["joint_trunc"])  # 3D keypoints: source depth > 0
     expected = crop_to_heatmap(apply_affine(project(joints), trans))
     np.testing.assert_allclose(a["joint_img"][:, :2], expected, atol=1e-3)
     with pytest.raises(ValueError, match="intrinsics"):
@@ -62,7 +64,8 @@ def test_extrinsics_rotate_the_body_about_its_root_and_move_the_root(person):
 def test_missing_parts_and_wild_betas(person):
     raw, joints, trans, model = person
     p = params_of(raw, lhand_valid=False, face_valid=False, shape=np.full(10, 3.5, np.float32))
-    out = process_human_model_output(p, None, False, 320, trans, 0.0, model, joint_xy=project(joints))
+    src = source_joint_img(project(joints), joints)
+    out = process_human_model_output(p, None, False, 320, trans, 0.0, model, joint_img=src)
     lh, face = slice(*js.JOINT_PARTS["lhand"]), slice(*js.JOINT_PARTS["face"])
     assert not out["joint_valid"][lh].any() and not out["joint_valid"][face].any()
     assert out["joint_valid"][slice(*js.JOINT_PARTS["rhand"])].all()
@@ -71,23 +74,16 @@ def test_missing_parts_and_wild_betas(person):
     assert not out["pose"].reshape(53, 3)[22:37].any()
     assert out["expr_valid"] == 0 and not out["expr"].any()
     assert out["shape_valid"] == 0 and not out["shape"].any()  # |beta| > 3: treated as a failed fit
-    flipped = process_human_model_output(p, None, True, 320, trans, 0.0, model, joint_xy=project(joints))
+    flipped = process_human_model_output(p, None, True, 320, trans, 0.0, model, joint_img=src)
     pose_valid = flipped["pose_valid"].reshape(53, 3)[:, 0]
     assert pose_valid[22:37].all() and not pose_valid[37:52].any()  # validity follows the mirrored hand
     assert flipped["joint_valid"][lh].all() and not flipped["joint_valid"][slice(*js.JOINT_PARTS["rhand"])].any()
 
 
-def test_db_coord_truncation_rule_follows_flipped_joints(person):
+def test_db_coord_targets_and_depth(person):
     _, joints, trans, _ = person
-    xy = project(joints)
-    xy[js.LWRIST_IDX] = 0.0  # a missing (zero-padded) keypoint
     valid = np.ones(137, np.float32)
-    out = process_db_coord(xy, joints, valid, False, 320, trans, 0.0)
-    assert out["joint_trunc"][js.LWRIST_IDX] == 0 and out["joint_trunc"][js.RWRIST_IDX] == 1
-    _, trans_f, _ = generate_patch_image(np.zeros((240, 320, 3), np.uint8), BOX, 1.0, 0.0, True)
-    flipped = process_db_coord(xy, joints, valid, True, 320, trans_f, 0.0)
-    # The missing left wrist becomes the right wrist of the mirrored person.
-    assert flipped["joint_trunc"][js.RWRIST_IDX] == 0 and flipped["joint_trunc"][js.LWRIST_IDX] == 1
+    out = process_db_coord(project(joints), joints, valid, False, 320, trans, 0.0)
     two_d = process_db_coord(project(joints), None, valid, False, 320, trans, 0.0)
     assert not two_d["joint_cam"].any() and not two_d["joint_trunc"].any()  # depth 0 -> no 2D supervision
     rel = joints - joints[js.ROOT_IDX]

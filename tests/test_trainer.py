@@ -132,6 +132,25 @@ def test_optimizer_has_two_groups_with_lr_mult():
     assert [g['lr'] for g in optimizer.param_groups] == [1e-3, pytest.approx(1e-2)]
     assert len(optimizer.param_groups[1]['params']) == 2
     assert isinstance(optimizer, torch.optim.Adam) and optimizer.param_groups[0]['weight_decay'] == 0
+    with pytest.raises(ValueError, match=r"\['hand_head'\].*top-level modules"):
+        build_optimizer_from_args(model, 1e-3, lr_mult=10.0, special_modules=('hand_head',))
+
+
+def test_lr_mult_applies_to_lr_mult_modules_and_is_refused_without_them(tiny_cfg):
+    from common.config import ConfigError
+    from common.engine.optim import build_optimizer
+    model = StubModel()
+    default = build_optimizer(tiny_cfg, model)  # the original: an empty "special" group
+    assert [len(g['params']) for g in default.param_groups] == [16, 0]
+    cfg = tiny_cfg.copy()
+    cfg.lr_mult = 10.0
+    with pytest.raises(ConfigError, match='lr_mult=10.0.*lr_mult_modules.*change nothing'):
+        build_optimizer(cfg, model)
+    cfg.lr_mult_modules = ('encoder', 'face_regressor')
+    optimizer = build_optimizer(cfg, model)
+    special = {id(p) for p in optimizer.param_groups[1]['params']}
+    expected = {id(p) for m in (model.encoder, model.face_regressor) for p in m.parameters()}
+    assert special == expected and optimizer.param_groups[1]['lr'] == pytest.approx(10 * cfg.lr)
 
 
 def test_cosine_schedule_values():

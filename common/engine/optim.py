@@ -1,8 +1,8 @@
 """Optimiser, learning-rate schedule and fine-tune freezing (SPEC §3.3).
 
 * Adam (default betas/eps, no weight decay) with two parameter groups: every trainable parameter at
-  ``lr`` and the parameters of ``special_modules`` at ``lr * lr_mult`` (none in the released configs, so
-  the second group is empty, as in the original).
+  ``lr`` and the parameters of the top-level modules named in ``lr_mult_modules`` at ``lr * lr_mult``
+  (none by default, so the second group is empty, as in the original).
 * Cosine annealing from ``lr`` to ``min_lr`` over ``end_epoch * iters_per_epoch`` iterations, stepped
   every iteration, no warm-up; ``scheduler='step'`` uses StepLR with ``step_size`` (iterations, since the
   schedule is stepped per iteration) and ``gamma``.
@@ -15,6 +15,8 @@ import logging
 
 import torch
 from torch import nn
+
+from common.config import ConfigError
 
 __all__ = ['ENCODER', 'NECK', 'HEADS', 'FINE_TUNE_FROZEN', 'apply_fine_tune', 'build_optimizer',
            'build_optimizer_from_args', 'build_scheduler', 'build_scheduler_from_args']
@@ -57,10 +59,20 @@ def apply_fine_tune(model: nn.Module, mode: str | None) -> list[str]:
 
 def build_optimizer_from_args(model: nn.Module, lr: float, lr_mult: float = 1.0,
                               special_modules: tuple[str, ...] = ()) -> torch.optim.Adam:
-    """Adam over the trainable parameters: group 0 at ``lr``, group 1 (``special_modules``) at lr*lr_mult."""
+    """Adam over the trainable parameters: group 0 at ``lr``, group 1 (``special_modules``, top-level
+    module names) at lr*lr_mult; group 1 is empty without special modules (the original's layout).
+
+    Raises:
+        ValueError: a name in ``special_modules`` is not a top-level module of ``model``.
+    """
+    children = dict(model.named_children())
+    unknown = [name for name in special_modules if name not in children]
+    if unknown:
+        raise ValueError(f'lr_mult_modules names {unknown}, which the model does not have (its top-level '
+                         f'modules: {sorted(children)})')
     special_ids = set()
     for name in special_modules:
-        special_ids |= {id(p) for p in getattr(model, name).parameters()}
+        special_ids |= {id(p) for p in children[name].parameters()}
     normal = [p for p in model.parameters() if p.requires_grad and id(p) not in special_ids]
     special = [p for p in model.parameters() if p.requires_grad and id(p) in special_ids]
     if not normal and not special:
@@ -70,10 +82,19 @@ def build_optimizer_from_args(model: nn.Module, lr: float, lr_mult: float = 1.0,
 
 
 def build_optimizer(cfg, model: nn.Module) -> torch.optim.Adam:
-    """Freeze per ``cfg.fine_tune`` and build Adam from ``cfg.lr`` and ``cfg.lr_mult``. The original's
-    "special" parameter group (the one ``lr_mult`` applies to) is empty in every released config."""
+    """Freeze per ``cfg.fine_tune`` and build Adam from ``cfg.lr``, ``cfg.lr_mult`` and
+    ``cfg.lr_mult_modules`` (the "special" group ``lr_mult`` applies to; empty in every released config).
+
+    Raises:
+        ConfigError: ``lr_mult`` is not 1 while ``lr_mult_modules`` is empty (it would change nothing).
+    """
+    special = tuple(cfg.lr_mult_modules)
+    if float(cfg.lr_mult) != 1.0 and not special:
+        raise ConfigError(f'lr_mult={cfg.lr_mult} applies to the modules in lr_mult_modules, which is empty, '
+                         "so it would change nothing: set lr_mult_modules (e.g. \"lr_mult_modules=['encoder']\") "
+                         'or leave lr_mult at 1')
     apply_fine_tune(model, cfg.fine_tune)
-    return build_optimizer_from_args(model, float(cfg.lr), float(cfg.lr_mult), ())
+    return build_optimizer_from_args(model, float(cfg.lr), float(cfg.lr_mult), special)
 
 
 def build_scheduler_from_args(optimizer: torch.optim.Optimizer, total_iters: int, kind: str = 'cos',

@@ -16,7 +16,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from common.utils.images import ImageReadError, read_image
+from common.utils.image_io import ImageReadError, read_image
 
 logger = logging.getLogger(__name__)
 

@@ -4,16 +4,14 @@ Every term is returned **unreduced** (elementwise, masked, already multiplied by
 shapes the original produced; the trainer averages each tensor over all its elements and sums the
 terms (SPEC §3.1 reduction).
 
-Box terms: the original adds `lhand_bbox` / `rhand_bbox` / `face_bbox` only when some sample of the
-batch has a valid box, which needs a host-device sync. We always return them, masked by the per-sample
-validity: when no box is valid the term is all zeros, so the summed loss and every gradient are
-identical to the original's; only the logged value differs (0 instead of absent). The hand-target
-re-expression and the face/hand translation alignment are gated the same way with `torch.where` on a
-0-dim "any valid" tensor, never with Python `if`.
+Which terms exist follows the original: `lhand_bbox` / `rhand_bbox` / `face_bbox` only when some sample of
+the batch has a valid box of that kind, and `smplx_orient` only when its weight is set. Whether a batch
+has any valid left/right hand or face box also decides the hand re-expression (one gate for both hands)
+and the face alignment; those three flags cost one host-device sync per step.
 """
 import logging
 from dataclasses import dataclass
-from typing import Dict, Mapping, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
 
@@ -22,6 +20,8 @@ from common.utils.joint_sets import HAND_JOINT_NUM, JOINT_PARTS, POS_JOINT_NUM
 logger = logging.getLogger(__name__)
 
 __all__ = ['LossWeights', 'coord_loss', 'param_loss', 'hand_box_frame', 'compute_losses']
+
+_PARTS = ('body', 'lhand', 'rhand', 'face')  # contiguous joint ranges of the 137 set, in this order
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class LossWeights:
     smplx_kps_3d: float = 100.0  # smplx_kps_3d_weight (or legacy smplx_kps_weight)
     smplx_kps_2d: float = 1.0   # smplx_kps_2d_weight
     net_kps_2d: float = 1.0     # net_kps_2d_weight
+    smplx_orient: Optional[float] = None  # smplx_orient_weight; None = no smplx_orient term
 
 
 def coord_loss(out: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor,
@@ -64,15 +65,33 @@ def hand_box_frame(xy: torch.Tensor, box: torch.Tensor, body_px_to_hm: Tuple[flo
     s = xy.new_tensor(body_px_to_hm)
     x0y0 = box[:, None, :2] * s
     wh = (box[:, None, 2:] - box[:, None, :2]) * s
-    # a zero-size box would give inf (and NaN gradients through torch.where); keep the sign, avoid 0
+    # a zero-size box would give inf (and NaN losses); keep the sign, avoid 0
     wh = torch.where(wh == 0, torch.full_like(wh, 1e-6), wh)
     return (xy - x0y0) * xy.new_tensor(hand_hm_wh) / wh
 
 
-def _part_mask(n: int, start: int, stop: int, device) -> torch.Tensor:
-    m = torch.zeros(n, dtype=torch.bool, device=device)
-    m[start:stop] = True
-    return m
+def _split_parts(x: torch.Tensor) -> List[torch.Tensor]:
+    """(B, 137, C) -> [body (B, 25, C), lhand (B, 20, C), rhand (B, 20, C), face (B, 72, C)] views."""
+    return [x[:, slice(*JOINT_PARTS[p])] for p in _PARTS]
+
+
+def _to_box_frame(coord: torch.Tensor, trunc: torch.Tensor, box: torch.Tensor,
+                  body_px_to_hm: Tuple[float, float], hand_hm_shape: Tuple[int, int, int], body_hm_depth: int
+                  ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """One hand's (B, 20, 3) body-heatmap targets -> its box's hand-heatmap frame; the (B, 20, 1)
+    truncation flags additionally require 0 <= x', y' < 16 (SPEC §3.2)."""
+    D_h, H_h, W_h = hand_hm_shape
+    xy = hand_box_frame(coord[..., :2], box, body_px_to_hm, (W_h, H_h))
+    z = coord[..., 2:] * (D_h / body_hm_depth)
+    inside = ((xy >= 0) & (xy < xy.new_tensor((W_h, H_h)))).all(dim=-1, keepdim=True)
+    return torch.cat((xy, z), dim=-1), trunc * inside
+
+
+def _translation_aligned(proj: torch.Tensor, target: torch.Tensor, trunc: torch.Tensor) -> torch.Tensor:
+    """(B, J, 2) projections shifted per sample by the mean target - projection offset over the
+    truncation-valid joints (`trunc` (B, J, 1)); zero offset when none is valid."""
+    offset = ((target - proj) * trunc).sum(1, keepdim=True) / trunc.sum(1, keepdim=True).clamp_min(1)
+    return proj + offset
 
 
 def compute_losses(pred: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor],
@@ -90,13 +109,17 @@ def compute_losses(pred: Mapping[str, torch.Tensor], targets: Mapping[str, torch
     f32 = {k: v.float() for k, v in pred.items()}
     t, m = targets, meta_info
     B = f32['pose'].shape[0]
-    dev = f32['pose'].device
-    D_h, H_h, W_h = hand_hm_shape
+    # one host sync: which kinds of part box have a valid sample in this batch
+    any_box = dict(zip(('lhand', 'rhand', 'face'), torch.stack(
+        [(m[f'{p}_bbox_valid'] > 0).any() for p in ('lhand', 'rhand', 'face')]).tolist()))
     losses = {}
 
     pose_sl = slice(0, None) if supervise_root_pose else slice(3, None)
     losses['smplx_pose'] = param_loss(f32['pose'][:, pose_sl], t['smplx_pose'][:, pose_sl],
                                       m['smplx_pose_valid'][:, pose_sl]) * weights.smplx_pose
+    if weights.smplx_orient is not None:
+        losses['smplx_orient'] = param_loss(f32['pose'][:, :3], t['smplx_pose'][:, :3],
+                                            m['smplx_pose_valid'][:, :3]) * weights.smplx_orient
     losses['smplx_shape'] = param_loss(f32['shape'], t['smplx_shape'],
                                        m['smplx_shape_valid'][:, None]) * weights.smplx_shape
     losses['smplx_expr'] = param_loss(f32['expr'], t['smplx_expr'], m['smplx_expr_valid'][:, None])
@@ -106,52 +129,30 @@ def compute_losses(pred: Mapping[str, torch.Tensor], targets: Mapping[str, torch
     losses['smplx_joint_cam'] = coord_loss(f32['joint_cam_ra'], t['smplx_joint_cam'],
                                            m['smplx_joint_valid']) * weights.smplx_kps_3d
     for part in ('lhand', 'rhand', 'face'):
-        valid = m[f'{part}_bbox_valid'][:, None]
-        losses[f'{part}_bbox'] = (param_loss(f32[f'{part}_bbox_center'], t[f'{part}_bbox_center'], valid)
-                                  + param_loss(f32[f'{part}_bbox_size'], t[f'{part}_bbox_size'], valid))
+        if any_box[part]:  # the original adds the term only then
+            valid = m[f'{part}_bbox_valid'][:, None]
+            losses[f'{part}_bbox'] = (param_loss(f32[f'{part}_bbox_center'], t[f'{part}_bbox_center'], valid)
+                                      + param_loss(f32[f'{part}_bbox_size'], t[f'{part}_bbox_size'], valid))
 
-    # --- hand targets in the predicted hand-box frames (per hand, only if some box of it is valid)
-    J = t['joint_img'].shape[1]
-    l0, l1 = JOINT_PARTS['lhand']
-    r0, r1 = JOINT_PARTS['rhand']
-    any_l = (m['lhand_bbox_valid'] > 0).any()
-    any_r = (m['rhand_bbox_valid'] > 0).any()
-    lmask, rmask = _part_mask(J, l0, l1, dev), _part_mask(J, r0, r1, dev)
-    gate_l = (lmask & any_l)[None, :, None]  # (1, J, 1)
-    gate_r = (rmask & any_r)[None, :, None]
-    lbox, rbox = f32['lhand_bbox'], f32['rhand_bbox']
-    hand_wh = (W_h, H_h)
-
-    def to_hand(xy):  # (B, J, 2) -> both hands re-expressed (full J, other joints untouched below)
-        return torch.where(gate_l, hand_box_frame(xy, lbox, body_px_to_hm, hand_wh),
-                           torch.where(gate_r, hand_box_frame(xy, rbox, body_px_to_hm, hand_wh), xy))
-
-    def reexpress(coord, trunc):
-        xy = to_hand(coord[..., :2])
-        z = torch.where(gate_l | gate_r, coord[..., 2:] * (D_h / body_hm_depth), coord[..., 2:])
-        inside = ((xy >= 0) & (xy < xy.new_tensor(hand_wh))).all(dim=-1, keepdim=True)
-        trunc = torch.where(gate_l | gate_r, trunc * inside, trunc)
-        return torch.cat((xy, z), dim=-1), trunc
-
-    joint_img_t, joint_trunc = reexpress(t['joint_img'], m['joint_trunc'])
-    smplx_joint_img_t, smplx_joint_trunc = reexpress(t['smplx_joint_img'], m['smplx_joint_trunc'])
-
-    # --- projected joints: same hand transform, then per-sample 2D translation alignment per part
-    proj = to_hand(f32['joint_proj'])
-    f0, f1 = JOINT_PARTS['face']
-    any_f = (m['face_bbox_valid'] > 0).any()
-    aligned = []
-    for (s, e), gate in (((0, l0), None), ((l0, l1), any_l), ((r0, r1), any_r), ((f0, f1), any_f)):
-        p = proj[:, s:e]
-        if gate is not None:
-            w = joint_trunc[:, s:e]  # (B, Jp, 1)
-            # mean target - projection offset over the part's truncation-valid joints (0 if none)
-            offset = (((joint_img_t[:, s:e, :2] - p) * w).sum(1, keepdim=True)
-                      / w.sum(1, keepdim=True).clamp_min(1))
-            p = torch.where(gate, p + offset, p)
-        aligned.append(p)
-    proj = torch.cat(aligned + [proj[:, f1:]], dim=1)
-    losses['joint_proj'] = coord_loss(proj, joint_img_t[..., :2], joint_trunc) * weights.smplx_kps_2d
+    # --- hand targets in the predicted hand-box frames: one gate for both hands (SPEC §3.2)
+    joint_img, joint_trunc = _split_parts(t['joint_img']), _split_parts(m['joint_trunc'])
+    smplx_img, smplx_trunc = _split_parts(t['smplx_joint_img']), _split_parts(m['smplx_joint_trunc'])
+    proj = _split_parts(f32['joint_proj'])
+    if any_box['lhand'] or any_box['rhand']:
+        hand_wh = (hand_hm_shape[2], hand_hm_shape[1])
+        for k, box in ((1, f32['lhand_bbox']), (2, f32['rhand_bbox'])):  # indices into _PARTS
+            joint_img[k], joint_trunc[k] = _to_box_frame(joint_img[k], joint_trunc[k], box, body_px_to_hm,
+                                                         hand_hm_shape, body_hm_depth)
+            smplx_img[k], smplx_trunc[k] = _to_box_frame(smplx_img[k], smplx_trunc[k], box, body_px_to_hm,
+                                                         hand_hm_shape, body_hm_depth)
+            proj[k] = _translation_aligned(hand_box_frame(proj[k], box, body_px_to_hm, hand_wh),
+                                           joint_img[k][..., :2], joint_trunc[k])
+    if any_box['face']:  # the face projections get the translation alignment only (no box rescale)
+        proj[3] = _translation_aligned(proj[3], joint_img[3][..., :2], joint_trunc[3])
+    joint_img_t, joint_trunc = torch.cat(joint_img, dim=1), torch.cat(joint_trunc, dim=1)
+    smplx_joint_img_t, smplx_joint_trunc = torch.cat(smplx_img, dim=1), torch.cat(smplx_trunc, dim=1)
+    losses['joint_proj'] = coord_loss(torch.cat(proj, dim=1), joint_img_t[..., :2],
+                                      joint_trunc) * weights.smplx_kps_2d
 
     # --- position-net joints vs the 65-joint reduced targets
     n = POS_JOINT_NUM

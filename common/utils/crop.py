@@ -22,13 +22,15 @@ INPUT_IMG_SHAPE = (512, 384)  # (H, W) crop size of every released config (SPEC 
 
 
 def process_bbox_batch(bbox_xywh: np.ndarray, img_w, img_h, ratio: float = 1.25,
-                       aspect: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
+                       aspect: float = 0.75, reject_outside: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised `process_bbox`.
 
     Args:
         bbox_xywh: (N, >=4) boxes x, y, w, h in image pixels (extra columns, e.g. a confidence, ignored).
         img_w, img_h: scalars or (N,) image sizes in pixels (``np.inf`` = unknown, no clamping).
         ratio: enlargement of the aspect-corrected box; aspect: target w/h.
+        reject_outside: also reject a box lying entirely left of / above the image (ours); False = only
+            the original's sanitising rule, whose clamp moves such a box into the image.
     Returns:
         boxes (N, 4) float32 xywh (rows of rejected boxes are zero) and ok (N,) bool.
     """
@@ -45,7 +47,8 @@ def process_bbox_batch(bbox_xywh: np.ndarray, img_w, img_h, ratio: float = 1.25,
         ok = (w * h > 0) & (x2 > x1) & (y2 > y1) & np.isfinite(b).all(axis=1)
         # Ours: a box lying entirely left of / above the image is rejected too (the original's clamp of
         # the top-left corner would move it into the image).
-        ok &= (x + w > 0) & (y + h > 0)
+        if reject_outside:
+            ok &= (x + w > 0) & (y + h > 0)
     w, h = x2 - x1, y2 - y1
     cx, cy = x1 + w / 2.0, y1 + h / 2.0
     # Enlarge the short side to the target aspect ratio, then scale both sides by `ratio`.

@@ -16,7 +16,10 @@ the SMPL-X joints without the face contour and map to the 137 set like the 144 d
 ``resolution`` (config ``agora_resolution``, default '1280x720') picks the image set; coordinates are
 scaled from 3840×2160. ``is_valid == False`` annotations are skipped. The config flags
 ``agora_fix_betas`` / ``agora_fix_global_orient_transl`` select annotation variants the SPEC does not
-describe; they are logged and ignored here.
+describe; they are logged and ignored here (``agora_fix_global_orient_transl`` still decides whether the
+pose loss supervises the root, `common.model.build_model`). ``agora_valid_root_pose=False`` takes the
+root orientation out of AGORA's training targets (``smplx_pose_valid[:3] = 0``); the released configs set
+True.
 
 Split 'test' reads ``AGORA_validation.json`` (items with ``targets.smplx_mesh_cam`` (10475, 3), the GT mesh
 from the gendered SMPL-X with its translation, for the whole-body metrics) or, when ``agora_benchmark``
@@ -74,7 +77,11 @@ class AGORA(AnnotatedDataset):
                 logger.warning('AGORA: config %s=True selects an annotation variant this loader does not '
                                'know; the annotations are read as listed in AGORA_train.json', flag)
         return {'resolution': cfg.agora_resolution,
-                'benchmark': str(cfg.agora_benchmark)}
+                'benchmark': str(cfg.agora_benchmark),
+                'valid_root_pose': bool(cfg.agora_valid_root_pose)}
+
+    def root_pose_supervised(self, index):
+        return self.options.get('valid_root_pose', True)
 
     def annotation_file(self):
         if self.split == 'train':

@@ -25,6 +25,8 @@ import torch
 import trimesh
 
 from common.utils.crop import INPUT_IMG_SHAPE, generate_patch_image, process_bbox
+from common.utils.image_io import ImageReadError, read_image
+from data.humandata_parse import DataError
 from data.transforms import NO_AUG, apply_color_scale
 
 __all__ = ['EHF', 'EHF_GT_ROTVEC', 'ehf_gt_rotation', 'load_ply_vertices', 'EHF_DOWNLOAD_HINT']
@@ -83,10 +85,21 @@ def load_ply_vertices(path):
 
     ASCII and binary little-endian files whose first element is the vertex list are read directly;
     anything else goes through trimesh.
+
+    Raises:
+        FileNotFoundError: no such file. DataError: the file cannot be parsed as a mesh (names the file).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f'EHF ground-truth mesh not found: {path}. {EHF_DOWNLOAD_HINT}')
+    try:
+        return _parse_ply_vertices(path)
+    except Exception as exc:  # noqa: BLE001 - numpy/trimesh raise many types; all mean a broken file
+        raise DataError(f'{path}: cannot read the EHF ground-truth mesh ({type(exc).__name__}: {exc}). The file '
+                        f'is damaged or not a PLY mesh: download it again. {EHF_DOWNLOAD_HINT}') from exc
+
+
+def _parse_ply_vertices(path):
     with open(path, 'rb') as f:
         header = _read_ply_header(f)
         if header is not None:
@@ -152,7 +165,7 @@ class EHF(torch.utils.data.Dataset):
             missing += [p for p in (img_path, mesh_path) if not p.is_file()]
             height, width = img_info.get('height'), img_info.get('width')
             if (height is None or width is None) and img_path.is_file():
-                height, width = cv2.imread(str(img_path)).shape[:2]
+                height, width = self._read(img_path).shape[:2]
             bbox = process_bbox(np.asarray(ann['body_bbox'], dtype=np.float32), width, height,
                                 ratio=self.bbox_ratio)
             if bbox is None:
@@ -173,18 +186,24 @@ class EHF(torch.utils.data.Dataset):
     def __len__(self):
         return len(self.datalist)
 
+    @staticmethod
+    def _read(path):
+        """(H, W, 3) uint8 BGR; DataError naming the file when it is unreadable or a truncated JPEG."""
+        try:
+            return read_image(path)
+        except ImageReadError as exc:
+            raise DataError(f'EHF image {exc}. {EHF_DOWNLOAD_HINT}') from None
+
     def __getitem__(self, idx):
         data = self.datalist[idx]
-        img = cv2.imread(data['img_path'], cv2.IMREAD_COLOR)
-        if img is None:
-            raise FileNotFoundError(f"EHF sample {idx}: cannot read image {data['img_path']}")
+        img = self._read(data['img_path'])
         scale, rot, color_scale, do_flip = NO_AUG
         patch, _, inv_trans = generate_patch_image(img, data['bbox'], scale, rot, do_flip, self.input_img_shape)
         img_tensor = apply_color_scale(patch[:, :, ::-1], color_scale)  # BGR → RGB, (3, H, W) in [0, 1]
         verts = load_ply_vertices(data['mesh_path'])
         if verts.shape != (SMPLX_NUM_VERTICES, 3):
-            raise ValueError(f"{data['mesh_path']}: expected an SMPL-X mesh with {SMPLX_NUM_VERTICES} "
-                             f'vertices, got {verts.shape}')
+            raise DataError(f"{data['mesh_path']}: expected an SMPL-X mesh with {SMPLX_NUM_VERTICES} "
+                            f'vertices, got {verts.shape}; the file is damaged or not an EHF mesh')
         mesh_cam = (verts @ self.gt_rotation.T.astype(np.float64)).astype(np.float32)  # R · v per vertex
         inputs = {'img': torch.from_numpy(img_tensor)}
         targets = {'smplx_mesh_cam': torch.from_numpy(mesh_cam)}

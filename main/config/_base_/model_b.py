@@ -1,5 +1,5 @@
 """SMPLer-X-B model size: ViT-B encoder initialised from ViTPose-base (SPEC §1.2)."""
-model_type = 'smpler_x_b'
+model_type = 'smpler_x_b'  # informational (the model size comes from feat_dim and encoder below)
 feat_dim = 768  # encoder embedding width C; all heads take C-channel features
 encoder = dict(
     depth=12,  # transformer blocks

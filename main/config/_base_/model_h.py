@@ -1,5 +1,5 @@
 """SMPLer-X-H model size: ViT-H encoder initialised from ViTPose-huge (SPEC §1.2)."""
-model_type = 'smpler_x_h'
+model_type = 'smpler_x_h'  # informational (the model size comes from feat_dim and encoder below)
 feat_dim = 1280  # encoder embedding width C; all heads take C-channel features
 encoder = dict(
     depth=32,  # transformer blocks

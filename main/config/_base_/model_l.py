@@ -1,5 +1,5 @@
 """SMPLer-X-L model size: ViT-L encoder initialised from ViTPose-large (SPEC §1.2)."""
-model_type = 'smpler_x_l'
+model_type = 'smpler_x_l'  # informational (the model size comes from feat_dim and encoder below)
 feat_dim = 1024  # encoder embedding width C; all heads take C-channel features
 encoder = dict(
     depth=24,  # transformer blocks

@@ -1,5 +1,5 @@
 """SMPLer-X-S model size: ViT-S encoder initialised from ViTPose-small (SPEC §1.2)."""
-model_type = 'smpler_x_s'
+model_type = 'smpler_x_s'  # informational (the model size comes from feat_dim and encoder below)
 feat_dim = 384  # encoder embedding width C; all heads take C-channel features
 encoder = dict(
     depth=12,  # transformer blocks
