@@ -11,8 +11,8 @@ import numpy as np
 from common.inference.estimator import outputs_to_people
 from common.inference.results import vertices_from_params
 from common.inference.smoothing import ParamSmoother
-from common.inference.writers import (PARAM_SHAPES, VideoWriter, load_params, person_stem, write_frame_record,
-                                      write_person)
+from common.inference.writers import PARAM_SHAPES, load_params, person_stem, write_frame_record, write_person
+from common.vis.video import VideoWriter
 
 logger = logging.getLogger(__name__)
 

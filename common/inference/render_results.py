@@ -14,7 +14,7 @@ import numpy as np
 
 from common.inference.io import FrameSourceError, open_source
 from common.inference.results import scan_results, vertices_from_params
-from common.inference.writers import VideoWriter
+from common.vis.video import VideoWriter
 
 logger = logging.getLogger(__name__)
 

@@ -19,13 +19,12 @@ import os
 import re
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 logger = logging.getLogger(__name__)
 
 __all__ = ['PARAM_SHAPES', 'person_stem', 'parse_stem', 'write_person', 'write_mesh', 'write_frame_record',
-           'read_frame_record', 'finished_frames', 'assemble_results', 'VideoWriter', 'load_params']
+           'read_frame_record', 'finished_frames', 'assemble_results', 'load_params']
 
 PARAM_SHAPES = {  # npz key -> shape per person (SPEC §5.1)
     'global_orient': (1, 3), 'body_pose': (21, 3), 'left_hand_pose': (15, 3), 'right_hand_pose': (15, 3),
@@ -151,30 +150,3 @@ def assemble_results(out_dir: Path, frames: set[int] | None = None) -> Path | No
     _savez(path, res)
     return path
 
-
-class VideoWriter:
-    """mp4 writer (OpenCV, codec mp4v) opened on the first frame; frames must all have that size."""
-
-    def __init__(self, path: Path, fps: float):
-        self.path, self.fps, self._writer, self.count, self.size = Path(path), fps, None, 0, None
-
-    def write(self, img_bgr: np.ndarray) -> None:
-        if self._writer is not None and img_bgr.shape[1::-1] != self.size:
-            logger.warning('%s: frame of size %s resized to the video size %s', self.path, img_bgr.shape[1::-1],
-                           self.size)
-            img_bgr = cv2.resize(img_bgr, self.size)
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            h, w = img_bgr.shape[:2]
-            self.size = (w, h)
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*'mp4v'), self.fps, (w, h))
-            if not self._writer.isOpened():
-                raise RuntimeError(f'cannot open {self.path} for writing an mp4 (OpenCV without an mp4 encoder?); '
-                                   f'write images instead by leaving out --video_output')
-        self._writer.write(img_bgr)
-        self.count += 1
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
