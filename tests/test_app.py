@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import urllib.request
 from pathlib import Path
 
@@ -36,8 +37,14 @@ def open_app(page, url):
     page.wait_for_selector('#run', timeout=120_000)  # the first load of a fresh server is slow on busy cores
 
 
-def submit(page, media: Path, boxes: Path | None = None) -> str:
-    """Upload ``media`` (and ``boxes``), press Run, wait for the job's final status; returns the status text."""
+FINAL_STATUS_JS = '() => /Done|Job failed|Job cancelled/.test(document.querySelector("#status").innerText)'
+# Gradio's progress tracker over the outputs while a job runs: "12/30 frames"
+PROGRESS_JS = """() => Array.from(document.querySelectorAll('[data-testid=status-tracker]'))
+    .some(e => /[1-9][0-9]*\\/[0-9]+ frames/.test(e.innerText))"""
+
+
+def upload(page, media: Path, boxes: Path | None = None) -> None:
+    """Put ``media`` (and ``boxes``) into the upload fields and wait until the page lists them."""
     page.locator('#media input[type=file]').set_input_files(str(media))
     page.wait_for_function('name => document.querySelector("#media").innerText.includes(name)', arg=media.name,
                            timeout=120_000)
@@ -45,9 +52,13 @@ def submit(page, media: Path, boxes: Path | None = None) -> str:
         page.locator('#boxes input[type=file]').set_input_files(str(boxes))
         page.wait_for_function('name => document.querySelector("#boxes").innerText.includes(name)',
                                arg=boxes.name, timeout=120_000)
+
+
+def submit(page, media: Path, boxes: Path | None = None) -> str:
+    """Upload ``media`` (and ``boxes``), press Run, wait for the job's final status; returns the status text."""
+    upload(page, media, boxes)
     page.click('#run')
-    page.wait_for_function('() => /Done|Job failed|Job cancelled/.test(document.querySelector("#status").innerText)',
-                           timeout=JOB_TIMEOUT_MS)
+    page.wait_for_function(FINAL_STATUS_JS, timeout=JOB_TIMEOUT_MS)
     return page.inner_text('#status')
 
 
@@ -55,6 +66,12 @@ def download_links(page) -> dict[str, str]:
     """{file name: URL} of the Downloads list."""
     links = page.eval_on_selector_all('#downloads a[href]', 'as => as.map(a => [a.textContent, a.href])')
     return {Path(urllib.request.url2pathname(href.split('/')[-1])).name: href for _, href in links}
+
+
+def no_meshes(page) -> None:
+    """Untick the mesh formats (60 mesh files would only slow a video job down)."""
+    for fmt in ('obj', 'glb'):
+        page.locator('#mesh-formats label', has_text=fmt).click()
 
 
 def fetch(url: str) -> bytes:
@@ -100,9 +117,12 @@ def test_video_job_plays_and_downloads_every_person(app_server, browser_page, tm
     frames = json.loads(boxes.read_text())['frames']
     expected_people = sum(len(b) for b in frames.values())
     open_app(browser_page, url)
-    for fmt in ('obj', 'glb'):  # no meshes: 60 mesh files would only slow the test down
-        browser_page.locator('#mesh-formats label', has_text=fmt).click()
-    status = submit(browser_page, video, boxes)
+    no_meshes(browser_page)
+    upload(browser_page, video, boxes)
+    browser_page.click('#run')
+    browser_page.wait_for_function(PROGRESS_JS, timeout=JOB_TIMEOUT_MS)  # a long job shows its progress
+    browser_page.wait_for_function(FINAL_STATUS_JS, timeout=JOB_TIMEOUT_MS)
+    status = browser_page.inner_text('#status')
     assert 'Done' in status and f'{len(frames)} frame(s)' in status, status
     state = video_check(browser_page, '#overlay-video video', timeout_s=30)
     assert state['error'] is None and state['readyState'] == HAVE_ENOUGH_DATA, state
@@ -114,6 +134,22 @@ def test_video_job_plays_and_downloads_every_person(app_server, browser_page, tm
         assert len(res['frame_ids']) == len(frames) and len(res['frame']) == expected_people
         assert set(res['track_id'].tolist()) == {b['track_id'] for f in frames.values() for b in f}
     browser_page.screenshot(path=str(tmp_path / 'app_video.png'), full_page=True)
+
+
+def test_stop_cancels_a_running_job(app_server, browser_page):
+    url, jobs, _ = app_server
+    open_app(browser_page, url)
+    no_meshes(browser_page)
+    upload(browser_page, ROOT / 'demo' / 'sample.mp4', ROOT / 'demo' / 'sample_boxes.json')
+    browser_page.click('#run')
+    browser_page.wait_for_function(PROGRESS_JS, timeout=JOB_TIMEOUT_MS)
+    browser_page.click('#stop')
+    browser_page.wait_for_function(FINAL_STATUS_JS, timeout=60_000)
+    assert 'Job cancelled' in browser_page.inner_text('#status')
+    assert browser_page.locator('#overlay-video video').count() == 0  # no result shown
+    time.sleep(5)  # the job stops at its next frame: it never gets to the end of the video
+    frames_dir = sorted(jobs.glob('job-*'))[-1] / 'results' / 'frames'
+    assert len(list(frames_dir.glob('*.json'))) < 30
 
 
 def test_bad_uploads_give_readable_errors_and_the_app_keeps_serving(app_server, browser_page, sample_photo,

@@ -24,9 +24,8 @@ OPTS = JobOptions(mesh_formats=(), batch_size=4, renderer='opencv')
 def test_video_job_reports_every_frame_and_offers_the_results(tiny_predictor, two_person_video, tmp_path):
     video, boxes = two_person_video
     calls = []
-    result = run_job(tiny_predictor, video, boxes, tmp_path / 'job', OPTS, lambda done, total: calls.append((done,
-                                                                                                           total)))
-    assert calls == [(i, 6) for i in range(1, 7)]
+    result = run_job(tiny_predictor, video, boxes, tmp_path / 'job', OPTS, lambda *a: calls.append(a))
+    assert calls == [(i, 6) for i in range(1, 7)] and result.frames == 6
     assert result.kind == 'video' and result.overlay_image is None and result.overlay_video.is_file()
     assert len(result.table) == 12 and {row[2] for row in result.table} == {0, 1}
     names = [p.name for p in result.downloads]
@@ -35,7 +34,7 @@ def test_video_job_reports_every_frame_and_offers_the_results(tiny_predictor, tw
         assert list(res['frame_ids']) == list(range(1, 7)) and len(res['frame']) == 12
 
 
-def test_cancel_from_the_progress_callback_stops_the_job(tiny_predictor, two_person_video, tmp_path):
+def test_cancel_from_the_progress_callback_stops_at_that_frame(tiny_predictor, two_person_video, tmp_path):
     video, boxes = two_person_video
     calls = []
 
@@ -47,7 +46,8 @@ def test_cancel_from_the_progress_callback_stops_the_job(tiny_predictor, two_per
     with pytest.raises(JobCancelled):
         run_job(tiny_predictor, video, boxes, tmp_path / 'job', OPTS, cancel_at_two)
     assert calls == [1, 2]
-    assert not (tmp_path / 'job' / 'results' / 'frames' / '000006.json').exists()
+    assert sorted(p.name for p in (tmp_path / 'job' / 'results' / 'frames').iterdir()) == ['000001.json',
+                                                                                          '000002.json']
 
 
 @pytest.mark.parametrize('case', ['text_file', 'bad_boxes', 'nobody'])

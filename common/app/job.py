@@ -1,5 +1,7 @@
-"""One web-app job: an uploaded photo or video through ``Predictor.run`` (the API's one path, which writes every
-result file of ``main/inference.py``) into the job's folder, then what the page shows and offers for download.
+"""One web-app job: an uploaded photo or video through the API's one inference path (``Predictor.stream``) and
+the project's result writers (``FrameWriter``, ``assemble_results``: the files of ``main/inference.py``) into the
+job's folder, frame by frame, so the page can show progress and a cancelled job stops at the next frame; then
+what the page shows and offers for download.
 
 The job folder holds ``results/`` (the inference output folder: ``results.npz``, ``smplx/``, ``meta/``, ``mesh/``,
 ``img/`` for a photo's overlay), ``overlay.mp4`` for a video and ``people.zip`` (a video's per-person files).
@@ -7,11 +9,11 @@ The job folder holds ``results/`` (the inference output folder: ``results.npz``,
 from __future__ import annotations
 
 import logging
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
-
 import numpy as np
 
 logger = logging.getLogger(__name__)
@@ -23,10 +25,12 @@ MESH_FORMATS = ('obj', 'ply', 'glb')
 TABLE_HEADERS = ['frame', 'person', 'track id', 'box x', 'box y', 'box w', 'box h', 'score', 'betas[0:3]',
                  '|betas|']
 _MAX_SINGLE_DOWNLOADS = 40  # more per-person files than this (videos) are offered as one people.zip
+# One job on the shared model at a time, also while a cancelled job's thread runs to its next frame.
+_MODEL_LOCK = threading.Lock()
 
 
 class JobCancelled(Exception):
-    """Raised from the progress callback to stop a job; the page says it was cancelled."""
+    """Raised by the progress callback to stop a job at the next frame."""
 
 
 class JobFailed(Exception):
@@ -49,13 +53,13 @@ class JobOptions:
 @dataclass
 class JobResult:
     """What a finished job shows: overlay_image (photo) or overlay_video, the per-person table rows
-    (``TABLE_HEADERS``), the download files and the run summary of ``Predictor.run``."""
+    (``TABLE_HEADERS``), the download files and the number of frames."""
     kind: str
     overlay_image: Path | None
     overlay_video: Path | None
     table: list = field(default_factory=list)
     downloads: list = field(default_factory=list)
-    summary: dict = field(default_factory=dict)
+    frames: int = 0
 
 
 def upload_kind(path: Path) -> str:
@@ -66,45 +70,56 @@ def upload_kind(path: Path) -> str:
 
 def run_job(predictor, media: Path, boxes: Path | None, job_dir: Path, opts: JobOptions,
             progress: Callable[[int, int | None], None] | None = None) -> JobResult:
-    """Run one upload through ``predictor.run`` into ``job_dir``.
+    """Run one upload into ``job_dir``.
 
     Args:
         predictor: ``smplerx.Predictor``; media: the uploaded photo or video; boxes: optional boxes JSON.
-        progress: called as ``progress(frames_done, frames_total_or_None)`` after each frame; it may raise
-            ``JobCancelled`` to stop the job.
+        progress: called as ``progress(frames_done, frames_total_or_None)`` after each written frame (in the
+            caller's thread); it may raise ``JobCancelled`` to stop the job there.
     Raises:
         JobFailed: unreadable upload, bad boxes file, no detector weights, nobody found, ... (readable message).
-        JobCancelled: passed on from ``progress``.
+        JobCancelled: from ``progress``.
     """
     import smplerx
+
+    from common.inference.io import open_source
+    from common.inference.output_stage import FrameWriter
+    from common.inference.result_files import assemble_results
     media, job_dir = Path(media), Path(job_dir)
     kind = upload_kind(media)
     out = job_dir / 'results'
     video = job_dir / 'overlay.mp4' if kind == 'video' else None
-    stream = smplerx.StreamOptions(batch_size=opts.batch_size, multi_person=opts.multi_person,
-                                   track=opts.track or opts.smooth, smooth=opts.smooth)
     write = smplerx.WriteOptions(mesh_formats=tuple(opts.mesh_formats), save_images=kind == 'image',
                                  video_output=video, renderer=opts.renderer, show_bbox=opts.show_bbox)
+    writer = None
     try:
-        summary = predictor.run(media, out, boxes, stream=stream, write=write, progress=progress)
+        with _MODEL_LOCK:
+            source = open_source(media)
+            stream = smplerx.StreamOptions(batch_size=opts.batch_size, multi_person=opts.multi_person,
+                                           track=opts.track or opts.smooth, smooth=opts.smooth, fps=source.fps)
+            writer = FrameWriter(out, write, predictor.faces, predictor.body_model, source.fps, source.path)
+            try:
+                for result in predictor.stream(source, boxes, stream):
+                    writer.write(result)
+                    if progress is not None:
+                        progress(writer.frames_written, source.num_frames or None)
+            finally:
+                writer.close()
     except JobCancelled:
         raise
     except Exception as e:  # noqa: BLE001 - every failure becomes a message on the page
         raise JobFailed(_readable(e, media, boxes)) from e
-    results = out / 'results.npz'
-    if summary.get('results') is None or not results.is_file():
+    results = assemble_results(out, writer.frame_ids)
+    if results is None:
         raise JobFailed(f'{media.name}: no frame could be processed')
     with np.load(results) as res:
         table = people_table(res)
-        names = list(res['frame_names'])
     if not table:
         raise JobFailed(f'{media.name}: nobody was found (no person box); upload a boxes file, or check that '
                         f'people are visible and large enough')
     overlay_image = out / 'img' / media.name if kind == 'image' else None
-    if overlay_image is not None and not overlay_image.is_file() and names:
-        overlay_image = out / 'img' / str(names[0])
     return JobResult(kind, overlay_image, video if video is not None and video.is_file() else None, table,
-                     _downloads(out, job_dir, results), summary)
+                     _downloads(out, job_dir, results), writer.frames_written)
 
 
 def people_table(res) -> list[list]:

@@ -1,8 +1,9 @@
 """The Gradio page of the web demo: upload a photo or a video (and optionally a boxes file), see the overlay, the
 per-person table and the downloads. Jobs go through Gradio's queue one at a time (the model is shared), each in
-its own folder (``JobFolders``); the Stop button cancels a queued job or stops a running one at its next frame.
+its own folder (``JobFolders``), with a progress bar per frame; the Stop button cancels a queued job and stops a
+running one at its next frame.
 """
-# no `from __future__ import annotations`: Gradio finds the gr.Request parameter by its real annotation
+# no `from __future__ import annotations`: Gradio finds the gr.Request parameters by their real annotation
 import html
 import logging
 import threading
@@ -30,7 +31,7 @@ def _banner_html() -> str:
 
 
 class _Sessions:
-    """Cancel flags of the running jobs, by Gradio session."""
+    """Stop flags of the running jobs, by Gradio session."""
 
     def __init__(self):
         self._flags: dict[str, threading.Event] = {}
@@ -41,16 +42,16 @@ class _Sessions:
             flag = self._flags[session] = threading.Event()
         return flag
 
-    def stop(self, session: str) -> bool:
+    def stop(self, session: str) -> None:
         with self._lock:
-            flag = self._flags.get(session)
+            flag = self._flags.pop(session, None)
         if flag is not None:
             flag.set()
-        return flag is not None
 
-    def end(self, session: str) -> None:
+    def end(self, session: str, flag: threading.Event) -> None:
         with self._lock:
-            self._flags.pop(session, None)
+            if self._flags.get(session) is flag:
+                del self._flags[session]
 
 
 def launch_options() -> dict:
@@ -73,6 +74,7 @@ def build_app(predictor, jobs: JobFolders, *, pipeline_check: bool, model_label:
         model_label: one line naming the model, weights, device and precision.
     """
     import gradio as gr
+
     sessions = _Sessions()
 
     def run(media, boxes, multi_person, track, smooth, show_bbox, mesh_formats, request: gr.Request,
@@ -84,35 +86,33 @@ def build_app(predictor, jobs: JobFolders, *, pipeline_check: bool, model_label:
         flag = sessions.start(session)
         job_dir = jobs.new()
         started = time.monotonic()
-        progress(0, desc='starting')
+        progress(0, desc='waiting for the model')
 
         def on_frame(done: int, total: int | None) -> None:
             if flag.is_set():
-                raise JobCancelled(f'cancelled after {done} frame(s)')
-            progress((done, total) if total else done / (done + 1), desc='frames', unit='frames')
+                raise JobCancelled(f'stopped after {done} frame(s)')
+            progress((done, total) if total else (done, None), desc='frames', unit='frames')
 
         opts = JobOptions(multi_person=multi_person, track=track, smooth=smooth, show_bbox=show_bbox,
                           mesh_formats=tuple(mesh_formats or ()), batch_size=batch_size, renderer=renderer)
         try:
             result = run_job(predictor, Path(media), Path(boxes) if boxes else None, job_dir, opts, on_frame)
         except JobCancelled as e:
-            return (f'**Job cancelled** by the Stop button ({e}); nothing of it is kept.',) + empty
+            return (f'**Job cancelled** by the Stop button ({e}).',) + empty
         except JobFailed as e:
             return ('**Job failed**: ' + html.escape(str(e)).replace('\n', '<br>'),) + empty
         finally:
-            sessions.end(session)
-        s = result.summary
-        people = len(result.table)
-        status = (f'**Done** in {time.monotonic() - started:.1f} s: {s.get("frames", 0)} frame(s), {people} '
-                  f'person result(s).' + (' *Pipeline check: the meshes are noise.*' if pipeline_check else ''))
+            sessions.end(session, flag)
+        status = (f'**Done** in {time.monotonic() - started:.1f} s: {result.frames} frame(s), '
+                  f'{len(result.table)} person result(s).'
+                  + (' *Pipeline check: the meshes are noise.*' if pipeline_check else ''))
         return (status, str(result.overlay_image) if result.overlay_image else None,
                 str(result.overlay_video) if result.overlay_video else None, result.table,
                 [str(p) for p in result.downloads])
 
     def stop(request: gr.Request):
-        if sessions.stop(request.session_hash or 'local'):
-            return '**Cancelling** at the next frame ...'
-        return '**Job cancelled** (it had not started).'
+        sessions.stop(request.session_hash or 'local')
+        return '**Job cancelled** by the Stop button (a running job stops at its next frame).'
 
     age = int(jobs.max_age_s)
     with gr.Blocks(title='SMPLer-X demo', analytics_enabled=False, delete_cache=(max(60, age // 4), age)) as demo:
