@@ -70,8 +70,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error('--ckpt and --random_weights exclude each other')
     if args.random_weights and not (args.config or args.pretrained_model):
         parser.error('--random_weights needs the architecture: add --config FILE (or --pretrained_model NAME)')
-    if args.batch_size < 1:
-        parser.error('--batch_size must be >= 1')
+    if args.batch_size < 1 or args.max_queue < 1:
+        parser.error('--batch_size and --max_queue must be >= 1')
     if not args.keep_hours > 0:
         parser.error(f'--keep_hours must be > 0, got {args.keep_hours}')
     if args.auth is not None and ':' not in args.auth:

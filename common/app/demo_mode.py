@@ -23,8 +23,9 @@ PIPELINE_CHECK_TITLE = 'PIPELINE CHECK, NOT A PREDICTION'
 PIPELINE_CHECK_TEXT = """\
 No real SMPL-X model files and/or no SMPLer-X checkpoint were found, so this runs with
 a synthetic body model (generated into .cache/demo/) and the S32 network with RANDOM weights.
-The overlay shows that decoding, cropping, batched estimation, export and rendering work end
-to end; the meshes are noise. Give a boxes file: the YOLO weights are a download too.
+Person boxes come from a boxes file (the YOLO weights are a download too). The overlay shows
+that decoding, cropping, batched estimation, export and rendering work end to end; the
+meshes are noise.
 For real results:
   1. register at https://smpl-x.is.tue.mpg.de and put SMPLX_NEUTRAL.npz (+ the other files
      listed in README "Body model files") into common/utils/human_model_files/smplx/
