@@ -14,14 +14,16 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
 import numpy as np
+
+from smplerx.cli import MESH_FORMATS
 
 logger = logging.getLogger(__name__)
 
 __all__ = ['JobOptions', 'JobResult', 'JobCancelled', 'JobFailed', 'run_job', 'people_table', 'TABLE_HEADERS',
            'MESH_FORMATS']
 
-MESH_FORMATS = ('obj', 'ply', 'glb')
 TABLE_HEADERS = ['frame', 'person', 'track id', 'box x', 'box y', 'box w', 'box h', 'score', 'betas[0:3]',
                  '|betas|']
 _MAX_SINGLE_DOWNLOADS = 40  # more per-person files than this (videos) are offered as one people.zip
