@@ -6,8 +6,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 DEV_STAMP := $(VENV)/.dev-requirements-installed
+APP_STAMP := $(VENV)/.app-requirements-installed
+# `make app APP_ARGS="--pretrained_model smpler_x_h32 --port 8080"`: flags of main/app.py
+APP_ARGS ?=
 
-.PHONY: test demo venv clean
+.PHONY: test demo app venv clean
 
 venv: $(STAMP)
 
@@ -22,11 +25,19 @@ $(DEV_STAMP): $(STAMP) requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(DEV_STAMP)
 
-test: $(DEV_STAMP)
+$(APP_STAMP): $(STAMP) requirements-app.txt
+	$(PY) -m pip install --quiet -r requirements-app.txt
+	touch $(APP_STAMP)
+
+# the browser tests of the web demo need the app's packages too
+test: $(DEV_STAMP) $(APP_STAMP)
 	$(PY) -m pytest -q
 
 demo: $(STAMP)
 	$(PY) tools/run_demo.py
+
+app: $(APP_STAMP)
+	$(PY) main/app.py $(APP_ARGS)
 
 clean:
 	rm -rf .cache .pytest_cache output

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 
 from common.inference.person import FrameResult
-from common.inference.result_files import (VideoWriter, load_params, person_stem, read_frame_record,
-                                           write_frame_record, write_person)
+from common.inference.result_files import load_params, person_stem, read_frame_record, write_frame_record, write_person
 from common.inference.stream import pose_people
+from common.vis.video import VideoWriter
 
 logger = logging.getLogger(__name__)
 

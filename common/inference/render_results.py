@@ -13,8 +13,9 @@ import cv2
 import numpy as np
 
 from common.inference.io import FrameSourceError, open_source
-from common.inference.result_files import VideoWriter, scan_results
+from common.inference.result_files import scan_results
 from common.inference.stream import pose_people
+from common.vis.video import VideoWriter
 
 logger = logging.getLogger(__name__)
 

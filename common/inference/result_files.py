@@ -23,7 +23,6 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from common.inference.person import PARAM_SHAPES
@@ -33,7 +32,7 @@ logger = logging.getLogger(__name__)
 __all__ = ['RUN_FILE', 'OUTPUT_DIRS', 'person_stem', 'parse_stem', 'write_person', 'write_mesh',
            'write_frame_record', 'read_frame_record', 'load_params', 'check_finished_frames', 'remove_frames',
            'assemble_results', 'read_run_info', 'write_run_info', 'clear_outputs', 'has_outputs', 'SavedPerson',
-           'scan_results', 'find_sequences', 'VideoWriter']
+           'scan_results', 'find_sequences']
 
 RUN_FILE = 'run.json'
 OUTPUT_DIRS = ('smplx', 'meta', 'mesh', 'frames', 'img')  # sub-folders a run writes
@@ -313,30 +312,3 @@ def find_sequences(data_path: Path, seq: str = 'default') -> list[Path]:
         found = [p for p in sorted(data_path.glob(seq)) if (p / 'smplx').is_dir()]
     return found
 
-
-class VideoWriter:
-    """mp4 writer (OpenCV, codec mp4v) opened on the first frame; frames must all have that size."""
-
-    def __init__(self, path: Path, fps: float):
-        self.path, self.fps, self._writer, self.count, self.size = Path(path), fps, None, 0, None
-
-    def write(self, img_bgr: np.ndarray) -> None:
-        if self._writer is not None and img_bgr.shape[1::-1] != self.size:
-            logger.warning('%s: frame of size %s resized to the video size %s', self.path, img_bgr.shape[1::-1],
-                           self.size)
-            img_bgr = cv2.resize(img_bgr, self.size)
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            h, w = img_bgr.shape[:2]
-            self.size = (w, h)
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*'mp4v'), self.fps, (w, h))
-            if not self._writer.isOpened():
-                raise RuntimeError(f'cannot open {self.path} for writing an mp4 (OpenCV without an mp4 encoder?); '
-                                   f'write images instead by leaving out --video_output')
-        self._writer.write(img_bgr)
-        self.count += 1
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
