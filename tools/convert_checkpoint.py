@@ -19,8 +19,9 @@ if __package__ in (None, ''):  # run as a script: make the repository root impor
 
 import torch  # noqa: E402
 
-from common.checkpoint import (CheckpointError, atomic_write, normalize_state_dict,  # noqa: E402
-                               read_checkpoint_file, split_checkpoint)
+from common.checkpoint import (CheckpointError, normalize_state_dict, read_checkpoint_file,  # noqa: E402
+                               split_checkpoint)
+from common.utils.files import atomic_write  # noqa: E402
 
 logger = logging.getLogger('convert_checkpoint')
 

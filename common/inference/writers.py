@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from common.utils.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +55,8 @@ def _savez(path: Path, arrays: dict) -> None:
 
 
 def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(path.name + '.tmp')
-    write(tmp)
-    os.replace(tmp, path)
+    with atomic_write(path, fsync=False) as tmp:  # many small files: no fsync (a lost frame is redone)
+        write(tmp)
 
 
 def write_mesh(path: Path, vertices: np.ndarray, faces: np.ndarray) -> None:
