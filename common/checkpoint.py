@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from common.utils.files import atomic_open
+from common.weights import add_unsafe_load_argument  # noqa: F401 - re-exported for existing callers
 
 logger = logging.getLogger(__name__)
 
@@ -373,10 +374,3 @@ def load_vitpose_encoder(encoder: nn.Module, path, allow_unsafe: bool = False) -
     surprising = report.unexpected or report.mismatched or set(report.missing) - {'task_tokens'}
     (logger.warning if surprising else logger.info)('ViTPose init %s', report.summary())
     return report
-
-
-def add_unsafe_load_argument(parser) -> None:
-    """Add ``--unsafe_load`` (→ ``args.unsafe_load``, passed as ``allow_unsafe``) to an entry script's parser."""
-    parser.add_argument('--unsafe_load', action='store_true',
-                        help='allow full unpickling of checkpoint files that safe loading (weights_only) refuses; '
-                             'this can run arbitrary code: use only for files you trust')

@@ -95,17 +95,6 @@ def test_bad_inputs_fail_before_any_work(case, options, message, tmp_path, synth
     assert not torch.distributed.is_initialized()
 
 
-def test_find_latest_run_matches_only_this_experiment(tmp_path):
-    from common.engine.train_setup import find_latest_run
-    for name in ('s32_20240101_000000', 's32_20240102_000000', 's32_ft_20250101_000000', 's32_20240103_000000'):
-        (tmp_path / name / 'model_dump').mkdir(parents=True)
-    for name in ('s32_20240101_000000', 's32_20240102_000000', 's32_ft_20250101_000000'):
-        (tmp_path / name / 'model_dump' / 'snapshot_0.pth.tar').write_bytes(b'x')
-    assert find_latest_run(str(tmp_path), 's32') == str(tmp_path / 's32_20240102_000000')  # 0103 has none
-    assert find_latest_run(str(tmp_path), 's32_ft') == str(tmp_path / 's32_ft_20250101_000000')
-    assert find_latest_run(str(tmp_path), 'b32') is None
-
-
 @pytest.mark.parametrize('resume, message', [
     ('', r"no run of --exp_name 'nothing'"),
     ('/nonexistent/run', r'--resume /nonexistent/run: no such file'),
