@@ -126,7 +126,7 @@ def read_checkpoint_file(path, allow_unsafe: bool = False) -> dict:
             raise CheckpointError(f"Cannot read checkpoint {path} ({type(e).__name__}: {text[:200]}). The file "
                                   f"is corrupt, truncated or not a torch checkpoint; download it again.") from e
         if not allow_unsafe:
-            found = re.findall(r'Unsupported global: GLOBAL (\S+)', text)
+            found = re.findall(r'(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)', text)
             detail = f" It references {', '.join(found)}." if found else ''
             raise UnsafeCheckpointError(
                 f"{path} cannot be loaded with torch.load(weights_only=True): it holds Python objects other than "
@@ -257,7 +257,8 @@ def load_checkpoint(model: nn.Module, path, strict: bool = True, allow_unsafe: b
         model: the network; `smplx_layer` buffers (if any) are neither expected nor loaded.
         path: checkpoint file.
         strict: raise CheckpointMismatchError listing every missing/unexpected/mis-shaped key; with False
-            the same report is logged at WARNING and only the matching tensors are loaded.
+            the same report is logged at WARNING and only the matching tensors are loaded (still an error
+            when not a single tensor matches).
         allow_unsafe: permit full unpickling for files that need it (trusted files only).
     Returns:
         The checkpoint's other entries (`epoch`, `optimizer`, scheduler, ...); `{}`-like for bare weights.
@@ -274,6 +275,9 @@ def load_state_from(model: nn.Module, ckpt: dict, path, strict: bool = True) -> 
         text = report.format(f"Checkpoint {path} does not match the model")
         if strict:
             raise CheckpointMismatchError(text + "\n  Nothing was loaded (strict=True).")
+        if len(report.missing) + len(report.mismatched) == len(_model_tensors(model)):
+            raise CheckpointMismatchError(text + "\n  No tensor of the file fits the model: it is not a "
+                                                 "checkpoint of this network.")
         logger.warning('%s\n  Loading only the matching tensors (strict=False).', text)
     n = _load_matching(model, tensors, report)
     logger.info('Loaded %d tensors from %s (epoch %s)', n, path, meta.get('epoch', '?'))

@@ -4,7 +4,7 @@ A run lives in ``{output_root}/{exp_name}_{YYYYmmdd_HHMMSS}/`` (the original's l
 ``model_dump/`` (``snapshot_{epoch}.pth.tar``), ``log/``, ``result/``, ``vis/`` and ``code/`` (the resolved
 config as ``config.py``; the original wrote ``config_base.py``). :func:`setup_run` creates or re-opens one
 and returns a frozen :class:`Run` holding the folder and the other values derived at start-up (world size,
-test set, snapshots to resume from): the config itself is never modified.
+test set): the config itself is never modified.
 
 Nothing here unpickles anything: snapshot files are only listed; reading them is
 ``common.checkpoint.read_checkpoint_file``'s job (safe loading).
@@ -48,13 +48,11 @@ class Run:
         exp_name: the run's name.
         world_size: number of processes (the original's ``num_gpus``).
         testset: test set name of a test run (None for training).
-        resume: snapshot files to resume from, newest first (empty: a fresh start).
     """
     output_dir: Path
     exp_name: str
     world_size: int = 1
     testset: str | None = None
-    resume: tuple[Path, ...] = ()
 
     @property
     def model_dir(self) -> Path:
@@ -193,7 +191,6 @@ def setup_run(cfg: Config, exp_name: str, resume: ResumePlan | None = None, test
     from common.utils import distributed as dist_utils
 
     world = dist_utils.get_world_size()
-    snapshots = resume.snapshots if resume is not None else ()
     if resume is not None and resume.run_dir is not None:
         output_dir = resume.run_dir.absolute()
         if dist_utils.is_main_process():
@@ -212,8 +209,7 @@ def setup_run(cfg: Config, exp_name: str, resume: ResumePlan | None = None, test
         if error is not None:
             raise RunDirError(error)
     dist_utils.barrier()
-    return Run(output_dir=Path(output_dir), exp_name=str(exp_name), world_size=world, testset=testset,
-               resume=tuple(snapshots))
+    return Run(output_dir=Path(output_dir), exp_name=str(exp_name), world_size=world, testset=testset)
 
 
 def _run_config(run_dir: Path) -> Path | None:

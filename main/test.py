@@ -161,12 +161,13 @@ def main(argv=None) -> int:
     from common.run_dir import RunDirError
     from common.utils.device import DeviceError
     from common.utils.files import FileWriteError
+    from common.utils.human_models import BodyModelError
     try:
         run(args)
     except FileWriteError as err:
         exit_with_error(err, RUN_ERROR, PROG)
     except (FileNotFoundError, ConfigError, CheckpointError, RunDirError, EmptyTestSetError, DeviceError,
-            KeyError) as err:
+            BodyModelError, KeyError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         exit_with_error(f'{type(err).__name__}: {message}', prog=PROG)
     return 0

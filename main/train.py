@@ -78,11 +78,13 @@ def main(argv=None) -> None:
 
     from common.checkpoint import CheckpointError
     from common.config import ConfigError, load_config, parse_cfg_options
-    from common.engine.train_setup import TrainInputError, run_training, validate_train_inputs
+    from common.engine.snapshots import read_snapshot
+    from common.engine.train_setup import TrainInputError, finished_message, run_training, validate_train_inputs
     from common.run_dir import RunDirError, plan_resume, setup_run
     from common.utils import distributed as dist_utils
     from common.utils.device import DeviceError
     from common.utils.files import FileWriteError
+    from common.utils.human_models import BodyModelError
     from common.utils.logs import setup_logging
 
     setup_logging(rank=int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', 0))))
@@ -96,16 +98,20 @@ def main(argv=None) -> None:
         info = dist_utils.init_from_env(args.device)
     except (ConfigError, TrainInputError, RunDirError, DeviceError) as err:
         exit_with_error(err, prog=PROG)
+    log = logging.getLogger('train')
     try:
+        snapshot = read_snapshot(plan.snapshots, args.unsafe_load) if plan is not None else None
+        if snapshot is not None and finished_message(cfg, snapshot):
+            log.info('%s', finished_message(cfg, snapshot))
+            return
         run = setup_run(cfg, args.exp_name, plan)
         setup_logging(info.rank, run.log_dir / 'train.log')
-        logging.getLogger('train').info('rank %d/%d on %s; run %s', info.rank, info.world_size, info.device,
-                                        run.output_dir)
+        log.info('rank %d/%d on %s; run %s', info.rank, info.world_size, info.device, run.output_dir)
         if info.device.type == 'cuda':
             torch.backends.cudnn.benchmark = True
-        run_training(cfg, run, info.device, show_bar=not args.no_bar and info.rank == 0,
+        run_training(cfg, run, info.device, snapshot, show_bar=not args.no_bar and info.rank == 0,
                      allow_unsafe=args.unsafe_load)
-    except (CheckpointError, TrainInputError, RunDirError) as err:  # a weights file or a snapshot is unusable
+    except (CheckpointError, TrainInputError, RunDirError, BodyModelError) as err:  # an unusable input file
         exit_with_error(err, prog=PROG)
     except FileWriteError as err:  # e.g. the disk filled up while saving a snapshot
         exit_with_error(err, RUN_ERROR, PROG)

@@ -159,6 +159,17 @@ def test_non_strict_loads_the_rest_and_warns(tmp_path, caplog):
     assert torch.equal(dst.encoder.pos_embed, src.encoder.pos_embed)
 
 
+def test_non_strict_refuses_a_file_of_which_nothing_fits(tmp_path):
+    """Fine-tuning loads non-strictly; a file that matches no tensor at all is another network, not a partial fit."""
+    path = tmp_path / 'other.pth.tar'
+    torch.save({'network': {'roi_head.fc.weight': torch.zeros(3, 3)}}, path)
+    dst = StandIn(seed=1)
+    before = _weights(dst)
+    with pytest.raises(CheckpointMismatchError, match='No tensor of the file fits the model'):
+        load_checkpoint(dst, path, strict=False)
+    _assert_equal(dst, before)
+
+
 LEGACY = {'encoder': 'backbone', 'body_regressor': 'body_rotation_net', 'hand_regressor': 'hand_rotation_net'}
 
 
@@ -337,7 +348,7 @@ def test_converted_safetensors_file_gets_umask_permissions(tmp_path):
 def test_converter_refuses_unsafe_input_unless_flagged(tmp_path):
     pth = _write_original(tmp_path / 'u.pth.tar', StandIn(), extra_object=Custom())
     out = tmp_path / 'u.safetensors'
-    assert _convert(pth, out) == 1 and not out.exists()
+    assert _convert(pth, out) == 2 and not out.exists()
     assert _convert(pth, out, '--unsafe_load') == 0 and out.exists()
 
 

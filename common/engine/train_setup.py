@@ -2,6 +2,7 @@
 
 ``main/train.py`` calls, in order: :func:`validate_train_inputs` (cheap file checks, before any process
 group or GPU memory) and ``common.run_dir.plan_resume``, ``distributed.init_from_env``,
+``snapshots.read_snapshot`` and :func:`finished_message` when resuming (before any folder is made),
 ``common.run_dir.setup_run`` (the run folder, as a frozen ``Run``), then :func:`run_training`.
 """
 from __future__ import annotations
@@ -10,6 +11,7 @@ import contextlib
 import logging
 import os
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,14 +19,14 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from common.engine.optim import build_optimizer, build_scheduler
-from common.engine.snapshots import TrainState, read_snapshot, restore_snapshot, save_snapshot, seed_everything
+from common.engine.snapshots import TrainState, restore_snapshot, save_snapshot, seed_everything
 from common.engine.train_log import TrainLogger
 from common.engine.trainer import LoopSettings, train_loop
 from common.run_dir import Run
 from common.utils import distributed as dist_utils
 from data.registry import train_dataset_names
 
-__all__ = ['TrainInputError', 'validate_train_inputs', 'build_train_loader', 'run_training']
+__all__ = ['TrainInputError', 'validate_train_inputs', 'finished_message', 'build_train_loader', 'run_training']
 
 logger = logging.getLogger(__name__)
 
@@ -89,26 +91,29 @@ def build_train_loader(cfg, dataset, device: torch.device) -> tuple[DataLoader, 
     return loader, sampler
 
 
-def run_training(cfg, run: Run, device: torch.device, show_bar: bool = True,
-                 allow_unsafe: bool = False) -> TrainState:
+def finished_message(cfg, snapshot: tuple[Path, dict]) -> str | None:
+    """Why there is nothing to train when resuming from ``snapshot`` (``read_snapshot``'s result), or None."""
+    path, ckpt = snapshot
+    done = int(ckpt['next_epoch'])
+    if done < int(cfg.end_epoch):
+        return None
+    return (f'the run is finished: {done} of {cfg.end_epoch} epochs done ({path}); nothing to train. To train '
+            f'longer, resume with --cfg-options end_epoch=N (N > {done}).')
+
+
+def run_training(cfg, run: Run, device: torch.device, snapshot: tuple[Path, dict] | None = None,
+                 show_bar: bool = True, allow_unsafe: bool = False) -> TrainState:
     """Build everything from ``cfg`` and train into ``run``; returns the final state. Collective on every rank.
 
-    With ``run.resume`` the newest readable snapshot is read first (safe loading; ``allow_unsafe`` permits
-    full unpickling); a run whose snapshot already completed ``cfg.end_epoch`` epochs is reported finished and
-    returns without building anything.
+    Args:
+        snapshot: ``(path, checkpoint)`` from ``snapshots.read_snapshot`` to resume from, or None.
+        allow_unsafe: full unpickling of the ViTPose / fine-tuning weights files (``--unsafe_load``).
     """
     from common.checkpoint import load_checkpoint, load_vitpose_encoder
     from common.model import build_model
     from data.registry import build_train_dataset
 
     rank, world = dist_utils.get_rank(), run.world_size
-    snapshot = read_snapshot(run.resume, allow_unsafe) if run.resume else None
-    if snapshot is not None and int(snapshot[1]['next_epoch']) >= int(cfg.end_epoch):
-        path, ckpt = snapshot
-        logger.info('run %s is finished: %d of %d epochs done (%s); nothing to train. To train longer, resume '
-                    'with --cfg-options end_epoch=N.', run.output_dir, int(ckpt['next_epoch']), int(cfg.end_epoch),
-                    path)
-        return TrainState(epoch=int(ckpt['next_epoch']), iteration=int(ckpt['iteration']))
     seed_everything(int(cfg.seed) + rank)
     dataset = build_train_dataset(cfg)
     loader, sampler = build_train_loader(cfg, dataset, device)
