@@ -2,6 +2,7 @@
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -249,12 +250,16 @@ def test_humandata_test_set_uses_pseudo_gt(script, quiet_logging, model_factory,
     assert lines[-1] == ','.join(['0.00'] * 14)
 
 
-def test_result_path_reuses_the_run_config(script, quiet_logging, single_process_run, tiny_ckpt, tmp_path):
-    """--result_path RUN: the run's code/config.py (tiny sizes, synthetic paths) + model_dump/snapshot_N."""
-    run_dir = next(single_process_run[1].glob('test_EHF_*'))
-    (run_dir / 'model_dump' / 'snapshot_1.pth.tar').write_bytes(tiny_ckpt.read_bytes())
+def test_result_path_reuses_the_run_config(script, quiet_logging, single_process_run, tiny_ckpt, tmp_path,
+                                           monkeypatch):
+    """--result_path NAME: the run NAME under the output_root given by --cfg-options (not a fixed ROOT/output),
+    its code/config.py (tiny sizes, synthetic paths) + model_dump/snapshot_N."""
     out = tmp_path / 'out'
-    args = script.parse_args(['--testset', 'EHF', '--result_path', str(run_dir), '--ckpt_idx', '1',
+    run_dir = out / 'trained_20240101_000000'
+    shutil.copytree(next(single_process_run[1].glob('test_EHF_*')), run_dir)
+    (run_dir / 'model_dump' / 'snapshot_1.pth.tar').write_bytes(tiny_ckpt.read_bytes())
+    monkeypatch.chdir(tmp_path)  # NAME is no path relative to the working directory
+    args = script.parse_args(['--testset', 'EHF', '--result_path', run_dir.name, '--ckpt_idx', '1',
                               '--num_workers', '0', '--cfg-options', f'output_root={out}'])
     results = script.run(args)
     record = _result(out)
@@ -262,3 +267,19 @@ def test_result_path_reuses_the_run_config(script, quiet_logging, single_process
     assert record['checkpoint'] == str(run_dir / 'model_dump' / 'snapshot_1.pth.tar')
     for name, value in _result(single_process_run[1])['metrics']['EHF'].items():
         assert results['EHF'][name] == pytest.approx(value, rel=1e-5, abs=1e-4), name
+
+
+@pytest.mark.parametrize('device, message', [
+    ('tpu', r"argument --device: unknown device 'tpu'; use 'auto'"),
+    ('cuda', r'--device cuda: CUDA is not available on this machine'),
+])
+def test_unusable_device_is_one_line_and_exit_2(script, device, message, tiny_ckpt, human_model_path,
+                                                synthetic_data_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)  # the same on a GPU machine
+    argv = _argv(tiny_ckpt, human_model_path, synthetic_data_dir, tmp_path / 'out', '--device', device)
+    with pytest.raises(SystemExit) as exc:
+        script.main(argv)
+    assert exc.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith('test.py: error: ') and re.search(message, lines[0]), lines
+    assert not (tmp_path / 'out').exists()
