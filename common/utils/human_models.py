@@ -29,8 +29,8 @@ import torch
 
 __all__ = [
     "BodyModelError", "BodyModelFilesMissing", "BodyModelFileError", "BodyModelOutput", "SMPLX", "SMPL",
-    "get_smplx", "get_smpl", "SMPLX_NPZ_KEYS", "load_hand_vertex_ids", "load_face_vertex_ids", "load_j14_regressor", "load_chumpy_pickle",
-    "expected_files", "SMPLX_NUM_VERTICES", "SMPL_NUM_VERTICES",
+    "get_smplx", "get_smpl", "SMPLX_NPZ_KEYS", "load_hand_vertex_ids", "load_face_vertex_ids",
+    "load_j14_regressor", "load_chumpy_pickle", "expected_files", "SMPLX_NUM_VERTICES", "SMPL_NUM_VERTICES",
 ]
 
 logger = logging.getLogger(__name__)
