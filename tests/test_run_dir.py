@@ -123,3 +123,14 @@ def test_config_for_checkpoint(tmp_path):
     assert config_for_checkpoint(run / 'model_dump' / 'snapshot_3.pth.tar') == run / 'code' / 'config_base.py'
     assert config_for_checkpoint('x/smpler_x_b32.pth.tar') == REPO / 'main' / 'config' / 'config_smpler_x_b32.py'
     assert config_for_checkpoint('x/my_weights.pth.tar') is None
+
+
+def test_entry_scripts_and_engine_never_assign_to_the_config():
+    """Derived values go into Run, not into the config: no `cfg.key = ...` / `cfg[key] = ...` after loading."""
+    import re
+    files = [*(REPO / 'main').glob('*.py'), *(REPO / 'common' / 'engine').glob('*.py'),
+             REPO / 'common' / 'run_dir.py', *(REPO / 'tools').glob('*.py')]
+    pattern = re.compile(r'\bcfg(\.\w+|\[[^\]]+\])\s+(=|\+=|-=)\s')
+    offenders = [f'{p.relative_to(REPO)}:{i}' for p in files
+                 for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    assert not offenders, f'config modified after loading: {offenders}'
