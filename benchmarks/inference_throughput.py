@@ -4,7 +4,7 @@ Prints one JSON object per measurement, then a summary with the speed-up of each
 - ``model``: model-only persons/s on random crops, by batch size and precision;
 - ``e2e``: end-to-end frames/s on a video (decode + boxes + crop + estimate + write npz/json + overlay video);
   ``mode: baseline`` runs one person per forward with no overlap between stages (as the original demo),
-  ``mode: pipeline`` is main/inference.py's threaded pipeline with ``--batch_size`` crops per forward.
+  ``mode: pipeline`` is main/inference.py's path (``Predictor.run``) with ``--batch_size`` crops per forward.
 Weights are random (speed does not depend on them); the body model is the synthetic one unless
 ``--human_model_path`` points at the real files. Boxes come from the sample's boxes file (no detector).
 
@@ -47,42 +47,38 @@ def bench_model(estimator, batch, iters, device):
     return batch * iters / (time.perf_counter() - t0)
 
 
-def run_baseline(source, estimator, body_model, opts, boxes_table):
+def run_baseline(source, predictor, write_opts, out_dir, table):
     """One person per forward, stages strictly one after another (the original demo's loop)."""
-    from common.inference.detection import lookup_boxes
     from common.inference.output_stage import FrameWriter
-    from common.inference.pipeline import _frame_people, _Job
-    from common.inference.tracking import IoUTracker
-    writer, tracker = FrameWriter(opts, body_model.faces, body_model, source.fps, source.path), IoUTracker()
+    from common.inference.stream import StreamOptions, stream_results
+    writer = FrameWriter(out_dir, write_opts, predictor.faces, predictor.body_model, source.fps, source.path)
+    opts = StreamOptions(batch_size=1, det_batch_size=1, track=True)
     n = 0
     try:
-        for frame in source:
-            people = _frame_people(frame, lookup_boxes(boxes_table, frame.index, frame.name), opts, tracker, True)
-            outs = [estimator(p.crop[None]) for p in people]
-            merged = {k: torch.cat([o[k] for o in outs]) for k in outs[0]} if outs else None
-            writer.write_batch([_Job(frame, people)], merged)
-            n += 1
+        for frame in source:  # one frame at a time through the stream: no batching, no overlap across frames
+            for result in stream_results([frame], predictor.estimator, predictor.camera, opts, boxes=table):
+                writer.write(result)
+                n += 1
     finally:
         writer.close()
     return n
 
 
-def bench_e2e(mode, args, cfg, estimator, body_model, batch, device):
-    from common.inference.builder import crop_camera
-    from common.inference.detection import load_bbox_file
+def bench_e2e(mode, args, predictor, batch, device):
+    from common.inference.detection import BoxTable, load_bbox_file
     from common.inference.io import open_source
-    from common.inference.pipeline import PipelineOptions, run_pipeline
+    from common.inference.output_stage import WriteOptions
+    from common.inference.stream import StreamOptions
     with tempfile.TemporaryDirectory() as tmp:
-        source = open_source(args.video, 1, args.frames)
-        opts = PipelineOptions(output_folder=Path(tmp), batch_size=batch, progress=False, renderer=args.renderer,
-                               video_output=Path(tmp) / 'overlay.mp4', camera=crop_camera(cfg))
-        table = load_bbox_file(args.boxes)
+        write = WriteOptions(video_output=Path(tmp) / 'overlay.mp4', renderer=args.renderer)
         sync(device)
         t0 = time.perf_counter()
         if mode == 'baseline':
-            frames = run_baseline(source, estimator, body_model, opts, table)
+            table = BoxTable(load_bbox_file(args.boxes))
+            frames = run_baseline(open_source(args.video, 1, args.frames), predictor, write, Path(tmp), table)
         else:
-            frames = run_pipeline(source, estimator, body_model.faces, body_model, opts, boxes_table=table)['frames']
+            frames = predictor.run(args.video, Path(tmp) / 'run', args.boxes, start=1, end=args.frames,
+                                   stream=StreamOptions(batch_size=batch), write=write, progress=False)['frames']
         sync(device)
         return frames / (time.perf_counter() - t0), frames
 
@@ -103,11 +99,8 @@ def main(argv=None):
     p.add_argument('--skip', nargs='*', default=[], choices=('model', 'e2e'))
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    from common.config import load_config
-    from common.utils.device import select_device
+    import smplerx
     from common.inference.estimator import Estimator
-    from common.model import build_model
-    from common.utils.human_models import get_smplx
     hmp = args.human_model_path
     if hmp is None:
         sys.argv = sys.argv[:1]
@@ -116,28 +109,27 @@ def main(argv=None):
         demo = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(demo)
         hmp = str(demo.synthetic_body_model())
-    cfg = load_config(args.config, list(args.cfg_options) + [f'human_model_path={hmp}'])
-    device = select_device(args.device)
-    torch.manual_seed(0)
-    model = build_model(cfg).eval().to(device)
-    body_model = get_smplx(hmp)
+    predictor = smplerx.load(args.config, random_weights=True, device=args.device, cfg_options=args.cfg_options,
+                             human_model_path=hmp)
+    device = predictor.device
     env = {'device': torch.cuda.get_device_name(device) if device.type == 'cuda' else f'cpu x{torch.get_num_threads()}',
            'config': args.config, 'cfg_options': args.cfg_options, 'torch': torch.__version__}
     rows = []
     for precision in args.precisions:
-        est = Estimator(model, device, precision)
+        est = Estimator(predictor.model, device, precision)
+        predictor.estimator, predictor.precision = est, precision
         if 'model' not in args.skip:
             for b in args.batch_sizes:
                 rows.append(dict(env, kind='model', precision=precision, batch=b,
                                  persons_per_s=round(bench_model(est, b, args.model_iters, device), 2)))
                 print(json.dumps(rows[-1]), flush=True)
         if 'e2e' not in args.skip:
-            fps, n = bench_e2e('baseline', args, cfg, est, body_model, 1, device)
+            fps, n = bench_e2e('baseline', args, predictor, 1, device)
             rows.append(dict(env, kind='e2e', mode='baseline', precision=precision, batch=1, frames=n,
                              frames_per_s=round(fps, 2)))
             print(json.dumps(rows[-1]), flush=True)
             for b in args.batch_sizes:
-                fps, n = bench_e2e('pipeline', args, cfg, est, body_model, b, device)
+                fps, n = bench_e2e('pipeline', args, predictor, b, device)
                 rows.append(dict(env, kind='e2e', mode='pipeline', precision=precision, batch=b, frames=n,
                                  frames_per_s=round(fps, 2)))
                 print(json.dumps(rows[-1]), flush=True)

@@ -210,7 +210,8 @@ class Model(nn.Module):
                                         self.input_img_shape[0] / self.input_body_shape[0]]).repeat(2)
         out = {
             'img': img, 'joint_img': joint_img, 'smplx_joint_proj': joint_proj,
-            'smplx_mesh_cam': mesh_cam, 'smplx_root_pose': root_pose, 'smplx_body_pose': body_pose,
+            'smplx_mesh_cam': mesh_cam, 'smplx_joint_cam': joints144 + cam_trans[:, None, :],
+            'smplx_root_pose': root_pose, 'smplx_body_pose': body_pose,
             'smplx_lhand_pose': lhand_pose, 'smplx_rhand_pose': rhand_pose, 'smplx_jaw_pose': jaw_pose,
             'smplx_shape': shape, 'smplx_expr': expr, 'cam_trans': cam_trans,
             'lhand_bbox': lhand_bbox * to_img, 'rhand_bbox': rhand_bbox * to_img,

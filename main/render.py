@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     setup_logging()
     from common.inference.io import FrameSourceError
     from common.inference.render_results import render_sequence
-    from common.inference.results import find_sequences
+    from common.inference.result_files import find_sequences
     from common.utils.human_models import SMPLX, BodyModelFileError, BodyModelFilesMissing
     from common.vis.render import make_renderer
     seqs = find_sequences(Path(args.data_path), args.seq)

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from common.inference.detection import (BoxFileError, Detections, YoloPersonDetector, clip_boxes, greedy_nms,
-                                        iou_plus_one, load_bbox_file, lookup_boxes, select_people)
+from common.inference.detection import (BoxFileError, BoxTable, Detections, YoloPersonDetector, greedy_nms,
+                                        iou_plus_one, load_bbox_file, select_people)
 
 
 def test_iou_uses_plus_one_pixel_areas():
@@ -36,23 +36,51 @@ def test_single_person_keeps_largest_area_not_highest_score():
     assert len(select_people(Detections(), multi_person=False)) == 0
 
 
-def test_clip_boxes_flags_zero_size_outside_and_nan():
-    b, ok = clip_boxes(np.array([[-10, -10, 50, 50], [5, 5, 5, 40], [400, 10, 500, 90], [np.nan, 0, 4, 4]]),
-                       320, 240)
-    assert ok.tolist() == [True, False, False, False]
-    assert b[0].tolist() == [0, 0, 50, 50]
+def test_single_person_takes_the_largest_raw_box_before_the_size_filter():
+    """SPEC §5.1: the largest box is chosen first; when it fails the size filter nobody is kept (a rule that
+    filtered first would fall back to the smaller box)."""
+    det = Detections(np.array([[0, 0, 300, 120], [400, 0, 460, 200]], np.float32), np.array([0.9, 0.9], np.float32))
+    # box 0: 300x120 (largest, but lower than 3 * 50); box 1: 60x200 passes the filter
+    assert len(select_people(det, multi_person=False, min_size=50)) == 0
+    assert select_people(det, multi_person=True, min_size=50).boxes.tolist() == [[400, 0, 460, 200]]
+
+
+def test_multi_person_nms_runs_before_the_size_filter():
+    """A small high-score box overlapping a big one suppresses it in NMS, then fails the size filter itself:
+    nobody is left (filtering first would have kept the big box)."""
+    big = [0, 0, 100, 300]      # 100x300, passes the filter
+    small = [0, 0, 90, 140]     # 90x140 fails 3*50; IoU with big (+1 areas) = 91*141 / (101*301) = 0.42
+    det = Detections(np.array([big, small], np.float32), np.array([0.6, 0.9], np.float32))
+    assert len(select_people(det, multi_person=True, iou_thr=0.4, min_size=50)) == 0
+    assert select_people(det, multi_person=True, iou_thr=0.5, min_size=50).boxes.tolist() == [big]
+
+
+def test_boxes_are_not_clipped_before_cropping():
+    """A box crossing the border reaches process_bbox unclipped (process_bbox sanitises it): the crop box is
+    the one process_bbox gives for the raw box."""
+    from common.inference.estimator import CropCamera, make_crop
+    from common.utils.crop import process_bbox
+    img = np.zeros((240, 320, 3), np.uint8)
+    raw = np.array([-40, 30, 120, 200], np.float32)  # starts left of the image
+    _, box = make_crop(img, raw, CropCamera())
+    np.testing.assert_allclose(box, process_bbox(raw, 320, 240, ratio=1.25))
+    # sanitising by hand (SPEC §4.2): x1 = 0, x2 = min(319, 0 + 119) -> w = 119, h = 199, centre (59.5, 129.5);
+    # aspect 0.75 -> w = 149.25; x 1.25
+    np.testing.assert_allclose(box, [59.5 - 149.25 * 1.25 / 2, 129.5 - 199 * 1.25 / 2, 149.25 * 1.25, 199 * 1.25],
+                               rtol=1e-5)
 
 
 def test_load_bbox_file_formats_and_lookup(tmp_path):
     p = tmp_path / 'b.json'
     p.write_text(json.dumps({'format': 'xyxy', 'frames': {
         '000003': [[10, 20, 30, 60]], 'img_7.png': [{'bbox': [0, 0, 5, 5], 'score': 0.3, 'track_id': 4}]}}))
-    table = load_bbox_file(p)
-    d = lookup_boxes(table, 3, '000003.jpg')
+    table = BoxTable(load_bbox_file(p))
+    d = table.lookup(3, '000003.jpg')
     assert d.boxes.tolist() == [[10, 20, 30, 60]] and d.track_ids is None
-    d = lookup_boxes(table, 9, 'img_7.png')
+    d = table.lookup(9, 'img_7.png')
     assert d.scores.tolist() == [pytest.approx(0.3)] and d.track_ids.tolist() == [4]
-    assert len(lookup_boxes(table, 5, '000005.jpg')) == 0
+    assert len(table.lookup(5, '000005.jpg')) == 0
+    assert table.unused() == []
     p.write_text(json.dumps({'1': [[10, 20, 30, 40]]}))  # bare mapping, xywh
     assert load_bbox_file(p)['1'].boxes.tolist() == [[10, 20, 40, 60]]
 
@@ -60,7 +88,13 @@ def test_load_bbox_file_formats_and_lookup(tmp_path):
 @pytest.mark.parametrize('text,msg', [('{not json', 'not valid JSON'), ('[1, 2]', 'top level'),
                                       ('{"1": [[1, 2, 3]]}', 'must be 4 numbers'),
                                       ('{"1": [["a", 2, 3, 4]]}', 'must be numbers'),
-                                      ('{"1": [{"score": 1}]}', 'no "bbox"'), ('{"1": 5}', 'list of boxes')])
+                                      ('{"1": [{"score": 1}]}', 'no "bbox"'), ('{"1": 5}', 'list of boxes'),
+                                      ('{"1": [{"bbox": [1, 2, 3, 4], "score": "high"}]}', '"score" must be'),
+                                      ('{"1": [{"bbox": [1, 2, 3, 4], "track_id": "abc"}]}', '"track_id" must'),
+                                      ('{"1": [{"bbox": [1, 2, 3, 4], "track_id": 1.7}]}', '"track_id" must'),
+                                      ('{"1": [{"bbox": [1, 2, 3, 4], "track_id": 2}, [5, 6, 7, 8]]}',
+                                       'some boxes have a "track_id"'),
+                                      ('{"1": [[1, 2, 3, 4]], "000001": [[1, 2, 3, 4]]}', 'name the same frame')])
 def test_load_bbox_file_errors_name_the_problem(tmp_path, text, msg):
     p = tmp_path / 'b.json'
     p.write_text(text)
@@ -80,3 +114,13 @@ def test_yolo_wrapper_batches_frames(offline_env):
         assert d.boxes.shape[1:] == (4,) and d.boxes.dtype == np.float32 and len(d.scores) == len(d.boxes)
         assert np.all(d.scores >= 0) and np.all(d.boxes[:, 2] >= d.boxes[:, 0])
     assert det([]) == []
+
+
+def test_box_table_reports_keys_that_match_no_frame():
+    table = BoxTable({k: Detections() for k in ('1', '2', '4', 'typo.jpg', '50')})
+    for frame in (1, 2, 3):
+        table.lookup(frame, f'{frame:06d}.jpg')
+    # '4' and '50' lie outside the frames looked up (e.g. --end 3): not reported; the file name matched nothing
+    assert table.unused() == ['typo.jpg']
+    table.lookup(5, '000005.jpg')
+    assert table.unused() == ['4', 'typo.jpg']  # frame 4 was in range (a gap in an image folder) but never asked

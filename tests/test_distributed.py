@@ -92,7 +92,8 @@ def test_torchrun_env_wins(clean_env):
 def test_cuda_request_without_cuda_is_clear(clean_env):
     if torch.cuda.is_available():
         pytest.skip('CUDA present')
-    with pytest.raises(RuntimeError, match='--device cpu'):
+    from common.utils.device import DeviceError
+    with pytest.raises(DeviceError, match='--device cpu'):
         du.init_from_env('cuda')
 
 

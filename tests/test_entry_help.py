@@ -28,7 +28,7 @@ print('@@' + json.dumps({'code': code, 'heavy': [m for m in %r if m in sys.modul
 SCRIPTS = [
     'main/train.py', 'main/test.py', 'main/render.py',
     pytest.param('main/inference.py', marks=pytest.mark.xfail(
-        strict=True, reason='main/inference.py imports common.inference.cli, which imports torch before parsing; '
+        strict=True, reason='main/inference.py -> smplerx/cli.py imports common.checkpoint (torch) before parsing; '
                             'the lead is rewriting main/inference.py (remove this mark then)')),
     'tools/make_synthetic_assets.py',
 ]

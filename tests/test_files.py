@@ -106,11 +106,12 @@ def test_inference_writers_on_a_full_disk(tmp_path, full_disk):
     """Inference files go through the same writer: a full disk names the file and leaves no .tmp behind."""
     import numpy as np
 
-    from common.inference import writers
-    params = {k: np.zeros(s, np.float32) for k, s in writers.PARAM_SHAPES.items()}
-    writers.write_person(tmp_path, '000001_0', params, {'frame': 1})
-    full_disk(100, writers)  # writers.py opens the temp file of an npz itself
+    from common.inference import result_files
+    from common.inference.person import PARAM_SHAPES
+    params = {k: np.zeros(s, np.float32) for k, s in PARAM_SHAPES.items()}
+    result_files.write_person(tmp_path, '000001_0', params, {'frame': 1})
+    full_disk(100, result_files)  # result_files.py opens the temp file of an npz itself
     with pytest.raises(FileWriteError, match=f'^no space left on device while writing {tmp_path / "smplx"}'):
-        writers.write_person(tmp_path, '000002_0', params, {'frame': 2})
+        result_files.write_person(tmp_path, '000002_0', params, {'frame': 2})
     assert not list(tmp_path.rglob('*.tmp'))
     assert sorted(p.name for p in (tmp_path / 'smplx').iterdir()) == ['000001_0.npz']

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from common.inference.writers import PARAM_SHAPES
+from common.inference.person import PARAM_SHAPES
 
 
 def read_video(path):
@@ -61,19 +61,19 @@ def test_bbox_file_run_writes_every_output(bbox_run, two_person_video):
 
 
 def test_saved_params_reproduce_saved_mesh(bbox_run, human_model_path):
-    from common.inference.results import vertices_from_params
-    from common.inference.writers import load_params
+    from common.inference.result_files import load_params
+    from common.inference.stream import pose_people
     from common.utils.human_models import get_smplx
     out, _ = bbox_run
     params = [load_params(out / 'smplx' / f'00000{f}_{p}.npz') for f, p in ((1, 0), (4, 1))]
-    verts = vertices_from_params(get_smplx(human_model_path), params)
+    verts, _ = pose_people(get_smplx(human_model_path), params)
     for v, (f, p) in zip(verts, ((1, 0), (4, 1))):
         saved = read_obj_vertices(out / 'mesh' / f'00000{f}_{p}.obj')
         assert saved.shape == (10475, 3)
         np.testing.assert_allclose(v, saved, atol=2e-5)
     # the translation matters: without it the mesh is elsewhere
     no_t = dict(params[0], transl=np.zeros((1, 3), np.float32))
-    assert np.abs(vertices_from_params(get_smplx(human_model_path), [no_t])[0] - verts[0]).max() > 0.1
+    assert np.abs(pose_people(get_smplx(human_model_path), [no_t])[0][0] - verts[0]).max() > 0.1
 
 
 def test_untrained_yolo_detector_run(tmp_path, two_person_video, model_args, inference_entry, offline_env):
@@ -109,10 +109,10 @@ def test_resume_skips_finished_frames_and_smoothing_keeps_mesh_consistent(
     assert len(read_video(second['video'])) == 6  # skipped frames are redrawn from the saved results
     assert list(np.load(out / 'results.npz')['frame_ids']) == list(range(1, 7))
     # smoothed parameters are what the saved mesh shows
-    from common.inference.results import vertices_from_params
-    from common.inference.writers import load_params
+    from common.inference.result_files import load_params
+    from common.inference.stream import pose_people
     from common.utils.human_models import get_smplx
-    v = vertices_from_params(get_smplx(human_model_path), [load_params(out / 'smplx' / '000005_1.npz')])[0]
+    v = pose_people(get_smplx(human_model_path), [load_params(out / 'smplx' / '000005_1.npz')])[0][0]
     np.testing.assert_allclose(v, read_obj_vertices(out / 'mesh' / '000005_1.obj'), atol=2e-5)
     # a new run without --resume into the same folder: results.npz holds only this run's frames
     third = inference_entry.main(base + ['--start', '2', '--end', '1', '--no_overlay'])
@@ -143,7 +143,7 @@ def test_image_folder_with_bad_files_and_frames_without_people(tmp_path, two_per
     assert json.loads((out / 'frames' / '000003.json').read_text())['people'] == []
     assert json.loads((out / 'meta' / '000002_0.json').read_text())['track_id'] == 7
     text = caplog.text
-    assert 'zero size or outside' in text and '000004.jpg' in text
+    assert text.count('has no area inside the 320x240 image') == 2 and '000004.jpg' in text
 
 
 @pytest.mark.parametrize('case', ['missing_video', 'not_a_video', 'empty_folder', 'bad_box_file',
@@ -209,9 +209,12 @@ def test_truncated_video(tmp_path, two_person_video, model_args, inference_entry
 
 def test_stage_error_keeps_written_frames(tmp_path, two_person_video, human_model_path):
     """A failing model after the first batch: finished frames and results.npz survive, the error is raised."""
-    from common.inference.detection import load_bbox_file
+    from common.inference.detection import BoxTable, load_bbox_file
+    from common.inference.estimator import CropCamera
     from common.inference.io import open_source
-    from common.inference.pipeline import PipelineOptions, run_pipeline
+    from common.inference.output_stage import WriteOptions
+    from common.inference.runner import describe_input, run_to_folder
+    from common.inference.stream import StreamOptions, stream_results
     from common.utils.human_models import get_smplx
     bm = get_smplx(human_model_path)
     calls = []
@@ -222,35 +225,42 @@ def test_stage_error_keeps_written_frames(tmp_path, two_person_video, human_mode
             raise RuntimeError('boom')
         n = len(crops)
         z = lambda d: torch.zeros(n, d)  # noqa: E731
-        verts = bm(global_orient=z(3), body_pose=z(63), left_hand_pose=z(45), right_hand_pose=z(45),
-                   jaw_pose=z(3), betas=z(10), expression=z(10)).vertices + torch.tensor([0, 0, 5.0])
+        out = bm(global_orient=z(3), body_pose=z(63), left_hand_pose=z(45), right_hand_pose=z(45),
+                 jaw_pose=z(3), betas=z(10), expression=z(10))
+        t = torch.tensor([0, 0, 5.0])
         return {'smplx_root_pose': z(3), 'smplx_body_pose': z(63), 'smplx_lhand_pose': z(45),
                 'smplx_rhand_pose': z(45), 'smplx_jaw_pose': z(3), 'smplx_shape': z(10), 'smplx_expr': z(10),
-                'cam_trans': torch.tensor([[0, 0, 5.0]]).repeat(n, 1), 'smplx_mesh_cam': verts}
+                'cam_trans': t.repeat(n, 1), 'smplx_mesh_cam': out.vertices + t, 'smplx_joint_cam': out.joints + t}
 
-    opts = PipelineOptions(output_folder=tmp_path / 'o', batch_size=2, det_batch_size=1, progress=False)
+    source = open_source(two_person_video[0])
+    boxes = BoxTable(load_bbox_file(two_person_video[1]))
+    opts = StreamOptions(batch_size=2, det_batch_size=1)
     with pytest.raises(RuntimeError, match='boom'):
-        run_pipeline(open_source(two_person_video[0]), estimator, bm.faces, bm, opts,
-                     boxes_table=load_bbox_file(two_person_video[1]))
+        run_to_folder(tmp_path / 'o', source,
+                      lambda kept: stream_results(source, estimator, CropCamera(), opts, boxes=boxes, finished=kept),
+                      WriteOptions(), faces=bm.faces, body_model=bm, provenance={'input': describe_input(source)},
+                      progress=False)
     res = np.load(tmp_path / 'o' / 'results.npz')
     assert list(res['frame_ids']) == [1] and res['transl'].shape == (2, 3)
     np.testing.assert_allclose(res['transl'], [[0, 0, 5]] * 2)
 
 
 def test_estimator_precisions_give_shapes_and_finite_values(tiny_cfg):
-    from common.inference.estimator import Estimator, outputs_to_people
+    from common.inference.estimator import Estimator
+    from common.inference.person import outputs_to_params
     from common.model import build_model
     torch.manual_seed(0)
     model = build_model(tiny_cfg, mode='train').eval()
     crops = np.random.default_rng(0).uniform(0, 255, (3, 512, 384, 3)).astype(np.float32)
     results = {}
     for precision in ('fp32', 'bf16'):
-        people = outputs_to_people(Estimator(model, torch.device('cpu'), precision)(crops))
+        out = Estimator(model, torch.device('cpu'), precision)(crops)
+        people = outputs_to_params(out)
         assert len(people) == 3
         for person in people:
             assert {k: person[k].shape for k in PARAM_SHAPES} == PARAM_SHAPES
-            assert person['vertices'].shape == (10475, 3) and person['vertices'].dtype == np.float32
             assert all(np.isfinite(v).all() for v in person.values())
+        assert out['smplx_mesh_cam'].shape == (3, 10475, 3) and out['smplx_joint_cam'].shape == (3, 144, 3)
         results[precision] = people
     np.testing.assert_allclose(results['bf16'][0]['transl'], results['fp32'][0]['transl'], rtol=0.1, atol=0.05)
     with pytest.raises(ValueError, match='--precision'):

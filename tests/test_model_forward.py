@@ -14,7 +14,8 @@ C = 64  # tiny_cfg feat_dim
 def expected_shapes(B):
     return {
         'img': (B, 3, 512, 384), 'joint_img': (B, 65, 3), 'smplx_joint_proj': (B, 137, 2),
-        'smplx_mesh_cam': (B, 10475, 3), 'smplx_root_pose': (B, 3), 'smplx_body_pose': (B, 63),
+        'smplx_mesh_cam': (B, 10475, 3), 'smplx_joint_cam': (B, 144, 3), 'smplx_root_pose': (B, 3),
+        'smplx_body_pose': (B, 63),
         'smplx_lhand_pose': (B, 45), 'smplx_rhand_pose': (B, 45), 'smplx_jaw_pose': (B, 3),
         'smplx_shape': (B, 10), 'smplx_expr': (B, 10), 'cam_trans': (B, 3),
         'lhand_bbox': (B, 4), 'rhand_bbox': (B, 4), 'face_bbox': (B, 4),

@@ -58,6 +58,18 @@ def test_pyrender_and_opencv_paint_the_same_pixels(posed_person):
     assert np.abs(centroids[0] - centroids[1]).max() < 1.5
 
 
+def test_tiled_pyrender_paints_exactly_the_untiled_pixels(posed_person):
+    """Large frames are rendered in bounded tiles (memory does not grow with the photo); the pixels are those
+    of one full-frame render (tiles of 100x100 on a 320x240 frame: uneven edge tiles included)."""
+    from common.vis.render import PyrenderRenderer
+    v, f, c, faces = posed_person
+    img = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    full = PyrenderRenderer().render(img, [(v, f, c)], faces)
+    tiled = PyrenderRenderer(max_tile=100).render(img, [(v, f, c)], faces)
+    assert (full != img).any(axis=2).mean() > 0.01  # the person is drawn
+    np.testing.assert_array_equal(tiled, full)
+
+
 def test_auto_falls_back_to_opencv_with_a_notice(monkeypatch, caplog):
     from common.vis import render
 
@@ -116,3 +128,16 @@ def test_render_our_layout_finds_the_input_video(bbox_run, render_entry, human_m
             break
         count, size = count + 1, img.shape
     assert count == 6 and size == (240, 320, 3)
+
+
+def test_render_refuses_frames_of_another_size(tmp_path, bbox_run, render_entry, human_model_path, caplog):
+    """--image_path pointing at other frames (here: the right ones at half size) is refused, naming both sizes."""
+    out, _ = bbox_run
+    frames = tmp_path / 'small'
+    frames.mkdir()
+    for i in range(1, 7):
+        cv2.imwrite(str(frames / f'{i:06d}.jpg'), np.zeros((120, 160, 3), np.uint8))
+    n = render_entry.main(['--data_path', str(out), '--human_model_path', str(human_model_path), '--renderer',
+                           'opencv', '--no_video', '--image_path', str(frames)])
+    assert n == 0
+    assert 'is 160x120 but its results were computed on a 320x240 frame' in caplog.text

@@ -16,6 +16,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import argparse  # noqa: E402
+import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 DEMO_DIR = Path(ROOT) / 'demo'
@@ -71,29 +72,25 @@ def main(argv=None) -> dict:
     p.add_argument('--synthetic', action='store_true', help='use the synthetic pipeline check even when real '
                                                             'files are present')
     args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s',
+                        datefmt='%H:%M:%S')
+    import smplerx
     video, boxes = DEMO_DIR / 'sample.mp4', DEMO_DIR / 'sample_boxes.json'
     ckpt = None if args.synthetic else find_checkpoint()
     real = ckpt is not None and (REAL_BODY_MODEL / 'smplx' / 'SMPLX_NEUTRAL.npz').is_file()
     if real:
         print(f'Using the real SMPL-X files and the {ckpt} checkpoint.', flush=True)
-        model_args = ['--pretrained_model', ckpt, '--offline']
+        model = smplerx.load(ckpt, offline=True)
     else:
         print(SYNTHETIC_BANNER, flush=True)
-        body = synthetic_body_model()
-        model_args = ['--config', 'config_smpler_x_s32', '--random_weights', '--cfg-options',
-                      f'human_model_path={body}']
+        model = smplerx.load('config_smpler_x_s32', random_weights=True, human_model_path=synthetic_body_model())
     if not video.is_file() or not boxes.is_file():  # a trimmed checkout: rebuild the sample
         from data.synthetic.demo_video import write_demo_video
         write_demo_video(DEMO_DIR, REAL_BODY_MODEL if real else synthetic_body_model(), num_frames=30, fps=10.0)
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('smplerx_inference', Path(ROOT) / 'main' / 'inference.py')
-    entry = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(entry)
-    inference_main = entry.main
     out = Path(args.out)
-    summary = inference_main(['--video_input', str(video), '--bbox_file', str(boxes), '--output_folder', str(out),
-                              '--video_output', str(out / 'sample_smplx.mp4'), '--batch_size', '16',
-                              '--renderer', args.renderer, '--show_bbox', *model_args])
+    summary = model.run(video, out, boxes, stream=smplerx.StreamOptions(batch_size=16, multi_person=False),
+                        write=smplerx.WriteOptions(video_output=out / 'sample_smplx.mp4', show_bbox=True,
+                                                   renderer=args.renderer))
     print(f"\ndemo done: overlay video {summary['video']}, parameters in {out}/smplx, results {summary['results']}"
           + ('' if real else '\n(pipeline check with random weights: see the banner above)'), flush=True)
     return summary

@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from common.evaluation.metrics import WHOLE_BODY_METRICS
 from common.run_dir import Run
 from common.utils import distributed as comm
-from common.inference.estimator import outputs_to_people
+from common.inference.person import outputs_to_params
 from common.utils.precision import autocast, to_device
 
 logger = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ def inference_on_dataset(model: torch.nn.Module, loader: Iterable, evaluator, pr
 class SmplxNpzWriter:
     """``--vis``: one ``{out_dir}/{sample_idx:06d}.npz`` per sample.
 
-    Keys follow the inference writer (``common.inference.writers.PARAM_SHAPES``): axis-angle
+    Keys follow the inference files (``common.inference.person.PARAM_SHAPES``): axis-angle
     ``global_orient (1,3), body_pose (21,3), left/right_hand_pose (15,3)`` (relative to the mean hand),
     ``jaw_pose, leye_pose, reye_pose (1,3)``, ``betas, expression (1,10)``, ``transl (1,3)`` = cam_trans
     (metres); plus ``focal (2,)`` and ``princpt (2,)`` in original-image pixels (from ``bb2img_trans``),
@@ -143,7 +143,7 @@ class SmplxNpzWriter:
     def __call__(self, batch: tuple, outputs: dict) -> None:
         _, _, meta_info = batch
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        people = outputs_to_people({k: v for k, v in outputs.items() if k != 'smplx_mesh_cam'})
+        people = outputs_to_params(outputs)
         idx = torch.as_tensor(meta_info['sample_idx']).cpu().numpy().reshape(-1)
         paths = meta_info.get('img_path', [''] * len(idx))
         trans = (torch.as_tensor(meta_info['bb2img_trans']).double().cpu().numpy()

@@ -3,10 +3,12 @@
 Box conventions: ``xyxy`` = (x1, y1, x2, y2) and ``xywh`` = (x, y, w, h), both in original-image pixels.
 The selection rules follow SPEC §5.1 (the original's mmdet post-processing), with YOLO as the detector:
 
-- size filter: drop boxes with width < ``min_size`` or height < 3 * ``min_size`` (original ``--bbox_thr``, 50);
-- score filter: drop boxes with score < ``score_thr`` (our addition; the original had none);
-- single person (default): keep the **largest-area** box (as the original, not the highest score);
-- multi person: greedy NMS by score with IoU threshold ``iou_thr`` (0.5); IoU uses the +1-pixel convention.
+- score filter: drop boxes with score < ``score_thr`` (our addition; the original had none), first;
+- single person (default): the **largest-area** box (as the original, not the highest score), then the size filter;
+- multi person: greedy NMS by score with IoU threshold ``iou_thr`` (0.5; IoU with the +1-pixel convention),
+  then the size filter;
+- size filter: drop boxes with width < ``min_size`` or height < 3 * ``min_size`` (original ``--bbox_thr``, 50).
+Boxes are passed on unclipped: ``process_bbox`` sanitises them against the image, as in the original.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
@@ -23,8 +26,8 @@ from common.utils.crop import xywh_to_xyxy
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    'Detections', 'iou_plus_one', 'greedy_nms', 'select_people', 'clip_boxes', 'YoloPersonDetector',
-    'BoxFileError', 'load_bbox_file', 'lookup_boxes',
+    'Detections', 'iou_plus_one', 'greedy_nms', 'select_people', 'YoloPersonDetector',
+    'BoxFileError', 'parse_boxes', 'load_bbox_file', 'BoxTable',
 ]
 
 PERSON_CLASS = 0  # COCO class id of "person" (both mmdet and YOLO)
@@ -80,39 +83,28 @@ def greedy_nms(boxes: np.ndarray, scores: np.ndarray, iou_thr: float) -> np.ndar
     return np.asarray(keep, np.int64)
 
 
-def clip_boxes(boxes: np.ndarray, img_w: int, img_h: int) -> tuple[np.ndarray, np.ndarray]:
-    """Clip (N, 4) xyxy boxes to the image; returns (clipped boxes, valid mask).
-
-    A box is invalid when it is not finite or has no area inside the image (zero size or fully outside).
-    """
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    finite = np.isfinite(boxes).all(1)
-    b = np.nan_to_num(boxes).copy()
-    b[:, [0, 2]] = np.clip(b[:, [0, 2]], 0, img_w - 1)
-    b[:, [1, 3]] = np.clip(b[:, [1, 3]], 0, img_h - 1)
-    valid = finite & (b[:, 2] - b[:, 0] >= 1) & (b[:, 3] - b[:, 1] >= 1)
-    return b, valid
-
-
 def select_people(det: Detections, *, multi_person: bool, iou_thr: float = 0.5, min_size: float = 50.0,
                   score_thr: float = 0.0) -> Detections:
-    """Apply the SPEC §5.1 person rules to one frame's detections.
+    """Apply the SPEC §5.1 person rules to one frame's raw detector boxes (not clipped to the image).
 
-    Returns the kept people sorted by area, largest first (single-person mode keeps at most one).
+    Order as the original: the score filter (ours) first; single-person mode then takes the largest-area box
+    and applies the size filter to it (so a too-small largest box means nobody, not the next box);
+    multi-person mode runs greedy NMS in score order and then applies the size filter.
+    Returns the kept people sorted by area, largest first.
     """
-    if len(det) == 0:
-        return det
-    w = det.boxes[:, 2] - det.boxes[:, 0]
-    h = det.boxes[:, 3] - det.boxes[:, 1]
-    ok = (det.scores >= score_thr) & (w >= min_size) & (h >= 3 * min_size)
-    det = det.take(np.nonzero(ok)[0])
-    if len(det) == 0:
-        return det
+    det = det.take(np.nonzero(det.scores >= score_thr)[0])
     if multi_person:
         det = det.take(greedy_nms(det.boxes, det.scores, iou_thr))
-    area = (det.boxes[:, 2] - det.boxes[:, 0]) * (det.boxes[:, 3] - det.boxes[:, 1])
-    order = np.argsort(-area, kind='stable')
-    return det.take(order if multi_person else order[:1])
+    else:
+        det = det.take(np.argsort(-_area(det.boxes), kind='stable')[:1])
+    w = det.boxes[:, 2] - det.boxes[:, 0]
+    h = det.boxes[:, 3] - det.boxes[:, 1]
+    det = det.take(np.nonzero((w >= min_size) & (h >= 3 * min_size))[0])
+    return det.take(np.argsort(-_area(det.boxes), kind='stable'))
+
+
+def _area(boxes: np.ndarray) -> np.ndarray:
+    return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
 
 
 class YoloPersonDetector:
@@ -131,11 +123,12 @@ class YoloPersonDetector:
         self.device = device
         self.half = half
 
-    def __call__(self, frames_bgr: list[np.ndarray]) -> list[Detections]:
-        """Detect people in a list of (H, W, 3) uint8 BGR frames; one ``Detections`` per frame."""
+    def __call__(self, frames_bgr: list[np.ndarray], conf: float | None = None) -> list[Detections]:
+        """Detect people in a list of (H, W, 3) uint8 BGR frames; one ``Detections`` per frame.
+        ``conf`` replaces the confidence floor for this call."""
         if not frames_bgr:
             return []
-        kwargs = dict(classes=[PERSON_CLASS], conf=self.conf, verbose=False)
+        kwargs = dict(classes=[PERSON_CLASS], conf=self.conf if conf is None else conf, verbose=False)
         if self.half:
             kwargs['half'] = True
         if self.device is not None:
@@ -170,28 +163,60 @@ def _parse_box(entry, where: str) -> tuple[list[float], float, int | None]:
     if isinstance(entry, dict):
         if 'bbox' not in entry:
             raise BoxFileError(f'{where}: box object has no "bbox" key. {BOX_FILE_HELP}')
-        score = float(entry.get('score', 1.0))
+        score = entry.get('score', 1.0)
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+            raise BoxFileError(f'{where}: "score" must be a finite number, got {score!r}')
         tid = entry.get('track_id')
+        if tid is not None and (isinstance(tid, bool) or not isinstance(tid, (int, float)) or tid != int(tid)
+                                or tid < 0):
+            raise BoxFileError(f'{where}: "track_id" must be a non-negative integer, got {tid!r}')
         tid = None if tid is None else int(tid)
         entry = entry['bbox']
     if not isinstance(entry, (list, tuple)) or len(entry) != 4:
         raise BoxFileError(f'{where}: a box must be 4 numbers, got {entry!r}. {BOX_FILE_HELP}')
-    try:
-        vals = [float(v) for v in entry]
-    except (TypeError, ValueError):
-        raise BoxFileError(f'{where}: box values must be numbers, got {entry!r}. {BOX_FILE_HELP}') from None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in entry):
+        raise BoxFileError(f'{where}: box values must be numbers, got {entry!r}. {BOX_FILE_HELP}')
+    vals = [float(v) for v in entry]
     if not all(math.isfinite(v) for v in vals):
         raise BoxFileError(f'{where}: box has non-finite values {entry!r}.')
-    return vals, score, tid
+    return vals, float(score), tid
+
+
+def parse_boxes(frames: Mapping, fmt: str = 'xywh', where: str = 'boxes') -> dict[str, Detections]:
+    """Validate given boxes ``{FRAME: [BOX, ...]}`` (``BOX_FILE_HELP``) into {frame key: Detections (xyxy)}.
+
+    Frame keys are frame numbers (``12``, ``'12'`` and ``'000012'`` name the same frame: two of them in one
+    mapping is an error) or image file names / stems. Within a frame either every box has a ``track_id`` or
+    none has. Raises BoxFileError naming ``where``, the frame and the box.
+    """
+    if fmt not in ('xywh', 'xyxy') or not isinstance(frames, Mapping):
+        raise BoxFileError(f'{where}: "format" must be xywh or xyxy and "frames" an object. {BOX_FILE_HELP}')
+    out: dict[str, Detections] = {}
+    source: dict[str, object] = {}
+    for key, boxes in frames.items():
+        if not isinstance(boxes, (list, tuple)):
+            raise BoxFileError(f'{where}: frame {key!r} must map to a list of boxes. {BOX_FILE_HELP}')
+        parsed = [_parse_box(b, f'{where}, frame {key!r}, box {i}') for i, b in enumerate(boxes)]
+        tids = [p[2] for p in parsed]
+        if any(t is None for t in tids) and any(t is not None for t in tids):
+            raise BoxFileError(f'{where}, frame {key!r}: some boxes have a "track_id" and some do not; give one '
+                               f'to every box of the frame or to none')
+        norm = str(int(key)) if str(key).isdigit() else str(key)
+        if norm in out:
+            raise BoxFileError(f'{where}: frame keys {source[norm]!r} and {key!r} name the same frame; keep one')
+        arr = np.asarray([p[0] for p in parsed], np.float32).reshape(-1, 4)
+        out[norm], source[norm] = Detections(
+            arr if fmt == 'xyxy' else xywh_to_xyxy(arr), np.asarray([p[1] for p in parsed], np.float32),
+            np.asarray(tids, np.int64) if parsed and tids[0] is not None else None), key
+    return out
 
 
 def load_bbox_file(path: str | Path) -> dict[str, Detections]:
-    """Read and validate a boxes JSON file (format in ``BOX_FILE_HELP``).
+    """Read and validate a boxes JSON file (format in ``BOX_FILE_HELP``; rules in ``parse_boxes``).
 
     Returns:
-        {frame key (str: frame number or file name): Detections with xyxy boxes}. Boxes are validated
-        for structure here; zero-size or out-of-frame boxes are dropped with a warning when the frame
-        size is known (``clip_boxes`` in the pipeline).
+        {frame key (str: frame number or file name): Detections with xyxy boxes}. A box with no area inside
+        its frame is dropped with a warning when the frame is cropped (``process_bbox``).
     Raises:
         BoxFileError: missing file, invalid JSON or a malformed entry.
     """
@@ -204,29 +229,31 @@ def load_bbox_file(path: str | Path) -> dict[str, Detections]:
         raise BoxFileError(f'--bbox_file {path} is not valid JSON ({e}). {BOX_FILE_HELP}') from None
     if not isinstance(data, dict):
         raise BoxFileError(f'--bbox_file {path}: top level must be an object. {BOX_FILE_HELP}')
-    fmt = data.get('format', 'xywh') if 'frames' in data else 'xywh'
-    frames = data['frames'] if 'frames' in data else data
-    if fmt not in ('xywh', 'xyxy') or not isinstance(frames, dict):
-        raise BoxFileError(f'--bbox_file {path}: "format" must be xywh or xyxy and "frames" an object. '
-                           f'{BOX_FILE_HELP}')
-    out: dict[str, Detections] = {}
-    for key, boxes in frames.items():
-        if not isinstance(boxes, list):
-            raise BoxFileError(f'--bbox_file {path}: frame {key!r} must map to a list of boxes. {BOX_FILE_HELP}')
-        parsed = [_parse_box(b, f'--bbox_file {path}, frame {key!r}, box {i}') for i, b in enumerate(boxes)]
-        arr = np.asarray([p[0] for p in parsed], np.float32).reshape(-1, 4)
-        tids = [p[2] for p in parsed]
-        key = str(int(key)) if str(key).isdigit() else str(key)  # '000012' and '12' name the same frame
-        out[key] = Detections(
-            arr if fmt == 'xyxy' else xywh_to_xyxy(arr), np.asarray([p[1] for p in parsed], np.float32),
-            np.asarray(tids, np.int64) if parsed and all(t is not None for t in tids) else None)
-    return out
+    if 'frames' in data:
+        return parse_boxes(data['frames'], data.get('format', 'xywh'), f'--bbox_file {path}')
+    return parse_boxes(data, 'xywh', f'--bbox_file {path}')
 
 
-def lookup_boxes(table: dict[str, Detections], frame_id: int, name: str) -> Detections:
-    """Boxes of one frame from a ``load_bbox_file`` table, keyed by frame number, file name or stem;
-    an absent frame has no people."""
-    for key in (str(frame_id), name, Path(name).stem):
-        if key in table:
-            return table[key]
-    return Detections()
+class BoxTable:
+    """Given boxes of many frames ({frame key: Detections}, from ``parse_boxes``) looked up by frame number,
+    file name or stem; remembers the lookups, so keys that match no frame can be reported."""
+
+    def __init__(self, table: Mapping[str, Detections], where: str = 'boxes'):
+        self.table, self.where, self.used, self.seen = dict(table), where, set(), []
+
+    def lookup(self, frame_id: int, name: str) -> Detections:
+        """Boxes of one frame; a frame without an entry has nobody."""
+        self.seen.append(frame_id)
+        for key in (str(frame_id), name, Path(name).stem):
+            if key in self.table:
+                self.used.add(key)
+                return self.table[key]
+        return Detections()
+
+    def unused(self) -> list[str]:
+        """Keys that named no frame: file names that matched nothing, and frame numbers inside the range of
+        frames looked up that matched nothing (numbers outside it were simply not asked for)."""
+        if not self.seen:
+            return []
+        lo, hi = min(self.seen), max(self.seen)
+        return sorted(k for k in set(self.table) - self.used if not k.isdigit() or lo <= int(k) <= hi)

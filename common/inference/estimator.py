@@ -1,6 +1,6 @@
-"""Person crops -> SMPL-X parameters: cropping, the batched model call, and per-person output records.
+"""Person crops -> SMPL-X outputs: the crop camera, cropping, and the batched model call.
 
-Crops follow SPEC §5.1: detector box (xywh) -> ``process_bbox`` (ratio 1.25, aspect 0.75) ->
+Crops follow SPEC §5.1: person box (xywh) -> ``process_bbox`` (ratio 1.25, aspect 0.75) ->
 ``generate_patch_image`` (scale 1, no rotation, no flip) -> (512, 384) RGB float, /255 on the device.
 The virtual camera (focal 5000 px, princpt (96, 128) in the 192x256 body input) is mapped to the original
 image per SPEC §1.10: focal = (5000/192·w, 5000/256·h), princpt = (96/192·w + x, 128/256·h + y) of the
@@ -9,29 +9,36 @@ processed box (x, y, w, h).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from common.utils.crop import affine_matrix, generate_patch_image, process_bbox
 from common.utils.precision import PRECISIONS, autocast
 
 logger = logging.getLogger(__name__)
 
-__all__ = ['CropCamera', 'make_crop', 'Estimator', 'outputs_to_people']
+__all__ = ['CropCamera', 'make_crop', 'Estimator', 'OUTPUT_KEYS']
 
 OUTPUT_KEYS = ('smplx_root_pose', 'smplx_body_pose', 'smplx_lhand_pose', 'smplx_rhand_pose', 'smplx_jaw_pose',
-               'smplx_shape', 'smplx_expr', 'cam_trans', 'smplx_mesh_cam')
+               'smplx_shape', 'smplx_expr', 'cam_trans', 'smplx_mesh_cam', 'smplx_joint_cam')
 
 
 @dataclass(frozen=True)
 class CropCamera:
-    """Crop geometry constants (SPEC §1.1), read from the config once by the builder."""
+    """Crop geometry constants (SPEC §1.1), read from the config once by ``smplerx.load``."""
     input_img_shape: tuple = (512, 384)   # (H, W) crop fed to the model
     input_body_shape: tuple = (256, 192)  # (H, W) space of the virtual camera
     focal: tuple = (5000.0, 5000.0)
     princpt: tuple = (96.0, 128.0)
     bbox_ratio: float = 1.25              # inference crop enlargement (SPEC §5.1)
+
+    @classmethod
+    def from_config(cls, cfg) -> 'CropCamera':
+        return cls(tuple(cfg.input_img_shape), tuple(cfg.input_body_shape), tuple(cfg.focal), tuple(cfg.princpt),
+                   float(cfg.inference_bbox_ratio))
 
     def to_image(self, bbox_xywh: np.ndarray) -> tuple[list[float], list[float]]:
         """(focal [fx, fy], princpt [cx, cy]) in original-image pixels for a processed box (x, y, w, h)."""
@@ -42,27 +49,45 @@ class CropCamera:
         return focal, princpt
 
 
-def make_crop(img_rgb: np.ndarray, bbox_xywh: np.ndarray, camera: CropCamera) -> tuple[np.ndarray, np.ndarray] | None:
-    """Crop one person.
+def _source_window(box: np.ndarray, out_shape: tuple, img_w: int, img_h: int) -> tuple[int, int, int, int]:
+    """Integer image window (x0, y0, x1, y1) holding every pixel the crop's bilinear warp can read."""
+    inv = affine_matrix((box[0] + 0.5 * box[2], box[1] + 0.5 * box[3]), (box[2], box[3]), 1.0, 0.0, out_shape,
+                        inverse=True).astype(np.float64)
+    h, w = out_shape
+    corners = np.array([[0, 0, 1], [w, 0, 1], [0, h, 1], [w, h, 1]], np.float64) @ inv.T
+    x0 = max(0, math.floor(corners[:, 0].min()) - 2)
+    y0 = max(0, math.floor(corners[:, 1].min()) - 2)
+    x1 = min(img_w, math.ceil(corners[:, 0].max()) + 3)
+    y1 = min(img_h, math.ceil(corners[:, 1].max()) + 3)
+    return x0, y0, x1, y1
+
+
+def make_crop(img_bgr: np.ndarray, bbox_xywh: np.ndarray, camera: CropCamera) -> tuple[np.ndarray, np.ndarray] | None:
+    """Crop one person as the original does (RGB float32 image, bilinear warp), converting only the image window
+    under the crop, so memory and time do not grow with the frame size (the crop equals the whole-image one up
+    to float32 rounding of OpenCV's sample positions, a few hundredths of a grey level).
 
     Args:
-        img_rgb: (H, W, 3) float32 RGB in [0, 255] (the original converts to float before cropping).
-        bbox_xywh: (4,) detector box in image pixels.
+        img_bgr: (H, W, 3) uint8 BGR frame.
+        bbox_xywh: (4,) person box in image pixels (unclipped; ``process_bbox`` sanitises it).
     Returns:
         (crop (512, 384, 3) float32 RGB [0, 255], processed box (4,) xywh) or None when ``process_bbox``
-        rejects the box (zero size / outside the image).
+        rejects the box (no area inside the image).
     """
-    from common.utils.crop import generate_patch_image, process_bbox
-    h, w = img_rgb.shape[:2]
+    h, w = img_bgr.shape[:2]
     box = process_bbox(np.asarray(bbox_xywh, np.float32), w, h, ratio=camera.bbox_ratio)
     if box is None:
         return None
-    patch, _, _ = generate_patch_image(img_rgb, box, 1.0, 0.0, False, tuple(camera.input_img_shape))
+    out_shape = tuple(camera.input_img_shape)
+    x0, y0, x1, y1 = _source_window(box, out_shape, w, h)
+    window = np.ascontiguousarray(img_bgr[y0:y1, x0:x1, ::-1], dtype=np.float32)
+    patch, _, _ = generate_patch_image(window, box, 1.0, 0.0, False, out_shape, origin=(x0, y0))
     return patch.astype(np.float32, copy=False), np.asarray(box, np.float32)
 
 
 class Estimator:
-    """Batched model call: (B, 512, 384, 3) float32 RGB [0, 255] crops -> dict of output tensors (on device).
+    """Batched model call: (B, 512, 384, 3) float32 RGB [0, 255] crops -> dict of ``OUTPUT_KEYS`` tensors
+    (on the model's device, not yet synchronised).
 
     Args:
         model: ``common.model.Model`` in eval mode, already on ``device``.
@@ -87,26 +112,3 @@ class Estimator:
         with autocast(self.precision, self.device):
             out = self.model({'img': x}, {}, {}, 'test')
         return {k: out[k].detach() for k in OUTPUT_KEYS}
-
-
-def outputs_to_people(out: dict[str, torch.Tensor]) -> list[dict[str, np.ndarray]]:
-    """Model outputs of a batch (any device) -> per person {npz key: array} (SPEC §5.1 shapes) plus, when
-    ``out`` has ``smplx_mesh_cam``, ``vertices`` (10475, 3) float32 (camera frame, metres, includes transl)."""
-    o = {k: out[k].float().cpu().numpy() for k in OUTPUT_KEYS if k in out}
-    B = o['cam_trans'].shape[0]
-    zeros = np.zeros((1, 3), np.float32)
-    people = [{
-        'global_orient': o['smplx_root_pose'][i].reshape(1, 3),
-        'body_pose': o['smplx_body_pose'][i].reshape(21, 3),
-        'left_hand_pose': o['smplx_lhand_pose'][i].reshape(15, 3),
-        'right_hand_pose': o['smplx_rhand_pose'][i].reshape(15, 3),
-        'jaw_pose': o['smplx_jaw_pose'][i].reshape(1, 3),
-        'leye_pose': zeros, 'reye_pose': zeros,
-        'betas': o['smplx_shape'][i].reshape(1, 10),
-        'expression': o['smplx_expr'][i].reshape(1, 10),
-        'transl': o['cam_trans'][i].reshape(1, 3),
-    } for i in range(B)]
-    if 'smplx_mesh_cam' in o:
-        for i, person in enumerate(people):
-            person['vertices'] = o['smplx_mesh_cam'][i]
-    return people

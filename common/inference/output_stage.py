@@ -1,22 +1,44 @@
-"""Writer stage of the pipeline: model outputs -> person files, overlay frames/video, frame records."""
+"""Writer of an inference run: ``FrameResult``s -> person files, overlay frames/video, frame records."""
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from common.inference.estimator import outputs_to_people
-from common.inference.results import vertices_from_params
-from common.inference.smoothing import ParamSmoother
-from common.inference.writers import (PARAM_SHAPES, VideoWriter, load_params, person_stem, write_frame_record,
-                                      write_person)
+from common.inference.person import FrameResult
+from common.inference.result_files import (VideoWriter, load_params, person_stem, read_frame_record,
+                                           write_frame_record, write_person)
+from common.inference.stream import pose_people
 
 logger = logging.getLogger(__name__)
 
-__all__ = ['FrameWriter']
+__all__ = ['WriteOptions', 'FrameWriter']
+
+
+@dataclass
+class WriteOptions:
+    """What a run writes (CLI flags of main/inference.py).
+
+    Attributes:
+        mesh_formats: mesh files per person, e.g. ('obj', 'ply'); () = none.
+        show_verts: overlay projected vertices instead of the rendered mesh; show_bbox: draw the person boxes.
+        save_images: write ``img/<frame name>`` overlays; video_output: overlay video path (None = none).
+        renderer: 'auto' | 'pyrender' | 'opencv'.
+    """
+    mesh_formats: tuple = ()
+    show_verts: bool = False
+    show_bbox: bool = False
+    save_images: bool = False
+    video_output: Path | None = None
+    renderer: str = 'auto'
+
+    @property
+    def wants_overlay(self) -> bool:
+        return self.video_output is not None or self.save_images
 
 
 class FrameWriter:
@@ -24,94 +46,76 @@ class FrameWriter:
     pyrender overlay belongs to that thread).
 
     Args:
-        opts: ``PipelineOptions``.
+        out_dir: the run's output folder.
+        opts: ``WriteOptions``.
         faces: (F, 3) int64 SMPL-X faces.
-        body_model: SMPL-X wrapper, used to re-pose smoothed or resumed parameters.
-        fps: frame rate (video output and smoothing time base).
-        source_path: input path, stored as ``img_path`` in the meta json.
+        body_model: SMPL-X layer, to re-pose frames finished by an earlier run for their overlay.
+        fps: frame rate of the overlay video.
+        source_path: the input, recorded in the meta json (``input``, ``img_path``).
     """
 
-    def __init__(self, opts, faces: np.ndarray, body_model, fps: float, source_path: Path):
-        self.opts, self.faces, self.body_model, self.source_path = opts, faces, body_model, Path(source_path)
-        self.out = Path(opts.output_folder)
+    def __init__(self, out_dir: Path, opts: WriteOptions, faces: np.ndarray, body_model, fps: float,
+                 source_path: Path):
+        self.out, self.opts, self.faces, self.body_model = Path(out_dir), opts, faces, body_model
+        self.source_path = Path(source_path)
         self.video = VideoWriter(opts.video_output, fps) if opts.video_output else None
-        self.smoother = ParamSmoother(fps, opts.smooth_min_cutoff, opts.smooth_beta) if opts.smooth else None
         self.renderer = None
         self.frames_written = self.frames_skipped = self.people_written = 0
-        self.frame_ids: set[int] = set()  # frames of this run (written or skipped as finished)
+        self.frame_ids: set[int] = set()  # frames of this run (written or kept as finished)
 
-    @property
-    def wants_overlay(self) -> bool:
-        return self.video is not None or self.opts.save_images
+    def write(self, result: FrameResult) -> None:
+        self.frame_ids.add(result.frame)
+        if result.finished:
+            self._replay(result)
+        else:
+            self._write_frame(result)
 
-    def write_batch(self, jobs: list, outs) -> None:
-        """jobs: the ``_Job`` list of one model call, in frame order; outs: its output dict (or None)."""
-        results = outputs_to_people(outs) if outs is not None else []
-        k = 0
-        for job in jobs:
-            self.frame_ids.add(job.frame.index)
-            if job.done_record is not None:
-                self._replay(job)
-                continue
-            self._write_frame(job, results[k:k + len(job.people)])
-            k += len(job.people)
-
-    def _write_frame(self, job, results: list) -> None:
-        frame = job.frame
-        params = [{key: r[key] for key in PARAM_SHAPES} for r in results]
-        verts = [r['vertices'] for r in results]
-        if self.smoother is not None and params:
-            params = [self.smoother(p.track_id, frame.index, q) for p, q in zip(job.people, params)]
-            verts = list(vertices_from_params(self.body_model, params))
-        h, w = frame.image.shape[:2]
-        cams, people_rec = [], []
-        for pid, (p, q, v) in enumerate(zip(job.people, params, verts)):
-            focal, princpt = self.opts.camera.to_image(p.bbox)
-            meta = {'focal': focal, 'princpt': princpt, 'bbox': [float(x) for x in p.bbox],
-                    'bbox_mmdet': [float(x) for x in p.det_xywh], 'bbox_score': p.score, 'bbox_id': pid,
-                    'track_id': p.track_id, 'frame': frame.index, 'img_size': [w, h], 'input': str(self.source_path),
-                    'img_path': str(self.source_path / frame.name) if self.source_path.is_dir()
-                    else str(self.source_path)}
-            write_person(self.out, person_stem(frame.index, pid), q, meta, v, self.faces, self.opts.mesh_formats)
-            cams.append((v, np.asarray(focal), np.asarray(princpt)))
-            people_rec.append({'person': pid, 'track_id': p.track_id, 'bbox': meta['bbox'],
-                               'bbox_det': meta['bbox_mmdet'], 'score': p.score})
-        if self.wants_overlay:
-            self._overlay(frame, cams, np.asarray([p.det_xywh for p in job.people]).reshape(-1, 4))
-        write_frame_record(self.out, {'frame': frame.index, 'name': frame.name, 'img_size': [w, h],
-                                      'people': people_rec})
+    def _write_frame(self, result: FrameResult) -> None:
+        w, h = result.size
+        img_path = self.source_path / result.name if self.source_path.is_dir() else self.source_path
+        cams, record = [], []
+        for pid, p in enumerate(result.people):
+            meta = {'focal': p.focal.tolist(), 'princpt': p.princpt.tolist(), 'bbox': p.bbox.tolist(),
+                    'bbox_mmdet': p.bbox_det.tolist(), 'bbox_score': p.score, 'bbox_id': pid,
+                    'track_id': p.track_id, 'frame': result.frame, 'img_size': [w, h],
+                    'input': str(self.source_path), 'img_path': str(img_path)}
+            write_person(self.out, person_stem(result.frame, pid), p.params, meta, p.vertices, self.faces,
+                         self.opts.mesh_formats)
+            cams.append((p.vertices, p.focal, p.princpt))
+            record.append({'person': pid, 'track_id': p.track_id, 'bbox': meta['bbox'], 'bbox_det': meta['bbox_mmdet'],
+                           'score': p.score})
+        if self.opts.wants_overlay:
+            self._overlay(result, cams, np.asarray([p.bbox_det for p in result.people]).reshape(-1, 4))
+        write_frame_record(self.out, {'frame': result.frame, 'name': result.name, 'img_size': [w, h],
+                                      'people': record})
         self.frames_written += 1
-        self.people_written += len(people_rec)
+        self.people_written += len(record)
 
-    def _replay(self, job) -> None:
+    def _replay(self, result: FrameResult) -> None:
         """A frame finished by an earlier run: redraw its overlay from the saved parameters if needed."""
         self.frames_skipped += 1
-        frame, rec = job.frame, job.done_record
-        img_done = (self.out / 'img' / frame.name).is_file()
+        img_done = (self.out / 'img' / result.name).is_file()
         if self.video is None and (not self.opts.save_images or img_done):
             return
-        params, cams = [], []
-        for p in rec['people']:
-            stem = person_stem(frame.index, p['person'])
-            params.append(load_params(self.out / 'smplx' / f'{stem}.npz'))
-            meta = json.loads((self.out / 'meta' / f'{stem}.json').read_text())
-            cams.append((np.asarray(meta['focal']), np.asarray(meta['princpt'])))
-        verts = vertices_from_params(self.body_model, params) if params else []
-        boxes = np.asarray([p['bbox_det'] for p in rec['people']]).reshape(-1, 4)
-        self._overlay(frame, [(v, f, c) for v, (f, c) in zip(verts, cams)], boxes)
+        rec = read_frame_record(self.out, result.frame)
+        stems = [person_stem(result.frame, p['person']) for p in rec['people']]
+        verts, _ = pose_people(self.body_model, [load_params(self.out / 'smplx' / f'{s}.npz') for s in stems])
+        metas = [json.loads((self.out / 'meta' / f'{s}.json').read_text()) for s in stems]
+        cams = [(v, np.asarray(m['focal']), np.asarray(m['princpt'])) for v, m in zip(verts, metas)]
+        self._overlay(result, cams, np.asarray([p['bbox_det'] for p in rec['people']]).reshape(-1, 4))
 
-    def _overlay(self, frame, cams: list, det_boxes: np.ndarray) -> None:
+    def _overlay(self, result: FrameResult, cams: list, det_boxes: np.ndarray) -> None:
         from common.vis.render import make_renderer, overlay_people
         if self.renderer is None and not self.opts.show_verts:
             self.renderer = make_renderer(self.opts.renderer)
             logger.info('overlay renderer: %s', self.renderer.name)
-        img = overlay_people(self.renderer, frame.image, cams, self.faces, self.opts.show_verts,
+        img = overlay_people(self.renderer, result.image_bgr, cams, self.faces, self.opts.show_verts,
                              det_boxes if self.opts.show_bbox else None)
         if self.video is not None:
             self.video.write(img)
         if self.opts.save_images:
             (self.out / 'img').mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(self.out / 'img' / frame.name), img)
+            cv2.imwrite(str(self.out / 'img' / result.name), img)
 
     def close(self) -> None:
         if self.video is not None:

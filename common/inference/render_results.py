@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 
 from common.inference.io import FrameSourceError, open_source
-from common.inference.results import scan_results, vertices_from_params
-from common.inference.writers import VideoWriter
+from common.inference.result_files import VideoWriter, scan_results
+from common.inference.stream import pose_people
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +66,15 @@ def render_sequence(seq_dir: Path, body_model, renderer, out_img_dir: Path | Non
         for frame in source:
             seen.add(frame.index)
             people = results.get(frame.index, [])
+            size = list(frame.image.shape[1::-1])
+            saved = next((p.meta['img_size'] for p in people if 'img_size' in p.meta), size)
+            if list(saved) != size:
+                raise FrameSourceError(f'{seq_dir}: frame {frame.index} of {source.path} is {size[0]}x{size[1]} but its '
+                                       f'results were computed on a {saved[0]}x{saved[1]} frame; pass the frames or '
+                                       f'video the results came from with --image_path')
             if biggest_only and people:
                 people = [max(people, key=lambda p: p.bbox_area)]
-            verts = vertices_from_params(body_model, [p.params for p in people]) if people else []
+            verts, _ = pose_people(body_model, [p.params for p in people])
             cams = [(v, np.asarray(p.meta['focal'], np.float64), np.asarray(p.meta['princpt'], np.float64))
                     for v, p in zip(verts, people)]
             boxes = np.asarray([p.meta.get('bbox_mmdet', p.meta.get('bbox')) for p in people]).reshape(-1, 4)

@@ -99,8 +99,8 @@ def affine_matrix(center: Sequence[float], size: Sequence[float], scale: float, 
 
 
 def generate_patch_image(img: np.ndarray, bbox_xywh: np.ndarray, scale: float, rot_deg: float,
-                         do_flip: bool, out_shape: Sequence[int] = INPUT_IMG_SHAPE
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                         do_flip: bool, out_shape: Sequence[int] = INPUT_IMG_SHAPE,
+                         origin: Sequence[int] = (0, 0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cut the (augmented) person crop out of an image (bilinear warp).
 
     Args:
@@ -108,11 +108,15 @@ def generate_patch_image(img: np.ndarray, bbox_xywh: np.ndarray, scale: float, r
         bbox_xywh: (4,) processed box, image pixels. scale, rot_deg: augmentation (see `get_aug_config`).
         do_flip: mirror the image first; the box centre becomes x -> W - 1 - x.
         out_shape: (H, W) of the crop.
+        origin: (x0, y0) whole-pixel position of ``img`` inside the full image, when ``img`` is a window of it
+            (no flip): the crop is the one of the full image, provided the window holds every pixel the warp
+            reads. ``bbox_xywh``, ``trans`` and ``inv_trans`` stay in full-image pixels.
     Returns:
         patch (out_H, out_W, 3); trans (2, 3) image -> crop; inv_trans (2, 3) crop -> image. With
         ``do_flip`` both matrices refer to the *mirrored* image (x' = W - 1 - x), as the keypoints are
         mirrored before they are mapped.
     """
+    assert not (do_flip and any(origin)), 'generate_patch_image: a window (origin) cannot be flipped'
     img_w = img.shape[1]
     x, y, w, h = (float(v) for v in np.asarray(bbox_xywh)[:4])
     cx, cy = x + 0.5 * w, y + 0.5 * h
@@ -125,6 +129,9 @@ def generate_patch_image(img: np.ndarray, bbox_xywh: np.ndarray, scale: float, r
         # Compose with the mirror x' = W - 1 - x instead of copying a flipped image.
         mirror = np.array([[-1.0, 0.0, img_w - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
         warp = warp @ mirror
+    elif origin[0] or origin[1]:
+        warp = warp.copy()
+        warp[:, 2] += warp[:, :2] @ np.asarray(origin, np.float64)  # window pixel (u, v) = image (u + x0, v + y0)
     patch = cv2.warpAffine(img, warp, (int(out_shape[1]), int(out_shape[0])), flags=cv2.INTER_LINEAR)
     return patch, trans, inv_trans
 

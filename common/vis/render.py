@@ -62,11 +62,14 @@ class OpenCVRenderer:
 class PyrenderRenderer:
     """pyrender offscreen renderer (EGL unless PYOPENGL_PLATFORM is already set); lighting as SPEC §5.1.
 
+    Frames larger than ``max_tile`` pixels on a side are rendered in tiles of at most ``max_tile`` x ``max_tile``
+    (the camera's principal point shifted per tile), so GL memory stays bounded for any photo size; the meshes
+    are composited onto a copy of the frame, which is never converted to float.
     The GL context belongs to the thread that uses it: create and call it from one thread.
     """
     name = 'pyrender'
 
-    def __init__(self):
+    def __init__(self, max_tile: int = 2048):
         os.environ.setdefault('PYOPENGL_PLATFORM', 'egl')  # must precede the first OpenGL import
         if not hasattr(np, 'infty'):
             np.infty = np.inf  # pyrender 0.1.45 still uses np.infty, removed in numpy 2
@@ -74,6 +77,7 @@ class PyrenderRenderer:
         self._pyrender = pyrender
         self._renderer = None
         self._size = None
+        self.max_tile = int(max_tile)
         self._ensure((64, 64))  # fail here (not mid-run) when no GL is available
 
     def _ensure(self, size):
@@ -90,7 +94,6 @@ class PyrenderRenderer:
         pr = self._pyrender
         import trimesh
         h, w = img_bgr.shape[:2]
-        self._ensure((w, h))
         verts, F, C = _common_view(img_bgr.shape, people)
         scene = pr.Scene(bg_color=(0.0, 0.0, 0.0, 0.0), ambient_light=(0.3, 0.3, 0.3))
         material = pr.MetallicRoughnessMaterial(metallicFactor=0.0, alphaMode='OPAQUE',
@@ -99,13 +102,21 @@ class PyrenderRenderer:
         for v in verts:
             mesh = trimesh.Trimesh(v * flip, faces, process=False)
             scene.add(pr.Mesh.from_trimesh(mesh, material=material, smooth=False))
-        scene.add(pr.IntrinsicsCamera(fx=F[0], fy=F[1], cx=C[0], cy=C[1], znear=0.01, zfar=1e5))
         for direction in ((0, -1, 1), (0, 1, 1), (1, 1, 2)):  # lights shining from these points towards origin
             scene.add(pr.DirectionalLight(color=(1.0, 1.0, 1.0), intensity=0.8), pose=_look_at_origin(direction))
-        color, depth = self._renderer.render(scene, flags=pr.RenderFlags.RGBA)
-        mask = (depth > 0)[:, :, None]
-        rgb = color[:, :, :3][:, :, ::-1].astype(np.float32)  # RGB -> BGR
-        return np.where(mask, rgb, img_bgr.astype(np.float32)).astype(np.uint8)
+        tile_w, tile_h = min(w, self.max_tile), min(h, self.max_tile)
+        self._ensure((tile_w, tile_h))
+        out = img_bgr.copy()
+        for y0 in range(0, h, tile_h):
+            for x0 in range(0, w, tile_w):
+                camera = scene.add(pr.IntrinsicsCamera(fx=F[0], fy=F[1], cx=C[0] - x0, cy=C[1] - y0, znear=0.01,
+                                                       zfar=1e5))
+                color, depth = self._renderer.render(scene, flags=pr.RenderFlags.RGBA)
+                scene.remove_node(camera)
+                th, tw = min(tile_h, h - y0), min(tile_w, w - x0)
+                mask = depth[:th, :tw] > 0
+                out[y0:y0 + th, x0:x0 + tw][mask] = color[:th, :tw, 2::-1][mask]  # RGB -> BGR
+        return out
 
     def close(self) -> None:
         if self._renderer is not None:

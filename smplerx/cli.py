@@ -1,14 +1,18 @@
-"""Argument parser of main/inference.py (kept here so the entry script stays short)."""
+"""The inference command line (``main/inference.py``, console script ``smplerx-infer``): flags -> ``smplerx.load``
+-> ``Predictor.run``. Parsing imports nothing heavy, so ``--help`` answers at once."""
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from common.checkpoint import add_unsafe_load_argument
 from common.config import add_cfg_options_argument
 from common.utils.device import add_device_argument
 
-__all__ = ['build_parser', 'parse_args', 'MESH_FORMATS']
+logger = logging.getLogger('inference')
+
+__all__ = ['build_parser', 'parse_args', 'inference_main', 'MESH_FORMATS']
 
 MESH_FORMATS = ('obj', 'ply', 'glb')
 
@@ -35,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     m = p.add_argument_group('model')
     m.add_argument('--pretrained_model', default=None, help='model zoo name, e.g. smpler_x_h32 or '
                    'smpler_x_h32_correct: config main/config/config_NAME.py, weights pretrained_models/NAME'
-                   '{.safetensors,.pth.tar} (downloaded from Hugging Face when missing and online)')
+                   '{.safetensors,.pth.tar} (downloaded from Hugging Face when missing and online); '
+                   'with --random_weights only the config is used')
     m.add_argument('--config', default=None, help='config file or name (with --ckpt, for your own runs)')
     m.add_argument('--ckpt', default=None, help='checkpoint file (default: the --pretrained_model weights)')
     m.add_argument('--random_weights', action='store_true', help='no checkpoint: random weights (pipeline check)')
@@ -47,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                    'pretrained_models/, downloaded by ultralytics when online) or a model .yaml (untrained)')
     d.add_argument('--bbox_file', default=None, help='JSON boxes per frame instead of the detector: '
                    '{"format": "xywh", "frames": {"1": [[x, y, w, h], ...], ...}}; boxes may be objects '
-                   '{"bbox": [...], "score": s, "track_id": k}; used as given (no score/size filter, no NMS)')
+                   '{"bbox": [...], "score": s, "track_id": k}; used as given (no score/size filter, no NMS, '
+                   'every box of a frame: --multi_person does not apply)')
     d.add_argument('--multi_person', action='store_true', help='keep every person (greedy NMS), not only the '
                                                                'largest box')
     d.add_argument('--iou_thr', type=float, default=0.5, help='NMS IoU threshold in --multi_person mode')
@@ -70,7 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument('--smooth', action='store_true', help='One-Euro smoothing of each track\'s parameters')
     o.add_argument('--smooth_min_cutoff', type=float, default=1.0, help='One-Euro min cutoff (Hz)')
     o.add_argument('--smooth_beta', type=float, default=0.5, help='One-Euro speed coefficient')
-    o.add_argument('--resume', action='store_true', help='skip frames already finished in OUTPUT_FOLDER')
+    o.add_argument('--resume', action='store_true', help='keep the frames an earlier run of the same input and '
+                   'settings finished in OUTPUT_FOLDER (checked file by file; a damaged frame is recomputed)')
+    o.add_argument('--overwrite', action='store_true', help='replace results of another input found in '
+                   'OUTPUT_FOLDER (without it such a folder is refused)')
     o.add_argument('--no_progress', action='store_true', help='no progress bar')
     r = p.add_argument_group('speed')
     r.add_argument('--batch_size', type=int, default=16, help='person crops per model call (across frames)')
@@ -87,14 +96,30 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if bool(args.video_input) == bool(args.img_path):
         parser.error('give exactly one of --video_input FILE or --img_path DIR|IMAGE')
+    if args.pretrained_model and (args.config or args.ckpt):
+        parser.error('--pretrained_model selects both config and weights: give it alone, or --config FILE with '
+                     '--ckpt PATH (or --random_weights)')
     if not args.pretrained_model and not args.config:
-        parser.error('give --pretrained_model NAME, or --config FILE with --ckpt PATH (or --random_weights)')
-    if args.config and not args.ckpt and not args.random_weights and not args.pretrained_model:
+        parser.error('--random_weights needs the architecture: add --config FILE (or --pretrained_model NAME)'
+                     if args.random_weights else
+                     'give --pretrained_model NAME, or --config FILE with --ckpt PATH (or with --random_weights)')
+    if args.config and not args.ckpt and not args.random_weights:
         parser.error('--config needs --ckpt PATH (or --random_weights)')
     if args.ckpt and args.random_weights:
         parser.error('--ckpt and --random_weights exclude each other')
+    if args.resume and args.overwrite:
+        parser.error('--resume keeps the finished frames, --overwrite removes them: give one')
     if args.batch_size < 1 or args.det_batch_size < 1:
         parser.error('--batch_size and --det_batch_size must be >= 1')
+    for flag, value in (('--start', args.start), ('--end', args.end)):
+        if value is not None and value < 1:
+            parser.error(f'{flag} must be >= 1 (frames are numbered from 1; --end is a number of frames), got {value}')
+    for flag, value, low_open in (('--iou_thr', args.iou_thr, True), ('--track_iou', args.track_iou, True),
+                                  ('--score_thr', args.score_thr, False)):
+        if not (0 < value <= 1 if low_open else 0 <= value <= 1):
+            parser.error(f'{flag} must be in {"(0, 1]" if low_open else "[0, 1]"}, got {value}')
+    if args.bbox_thr < 0:
+        parser.error(f'--bbox_thr is a size in pixels and must be >= 0, got {args.bbox_thr}')
     if args.mesh_format and not args.save_mesh:
         args.save_mesh = True
     if args.video_output and not args.video_output.lower().endswith('.mp4'):
@@ -104,3 +129,67 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.no_overlay:
         args.video_output = None
     return args
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s',
+                        datefmt='%H:%M:%S')
+    for noisy in ('ultralytics', 'trimesh', 'PIL', 'matplotlib'):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Load the model the flags name and run it over the input; returns the run summary."""
+    import smplerx
+    from common.inference.io import open_source
+    from common.inference.output_stage import WriteOptions
+    from common.inference.stream import StreamOptions
+
+    open_source(args.video_input or args.img_path, args.start, args.end,  # fail fast on a bad input
+                expect='video' if args.video_input else 'images')
+    model = smplerx.load(args.pretrained_model or args.config, ckpt=args.ckpt, random_weights=args.random_weights,
+                         device=args.device, precision=args.precision, cfg_options=args.cfg_options,
+                         detector=args.detector, compile=args.compile, offline=args.offline,
+                         unsafe_load=args.unsafe_load)
+    if not args.bbox_file:
+        model.detector  # noqa: B018 - build it now: a missing detector fails before any output is written
+    stream = StreamOptions(batch_size=args.batch_size, det_batch_size=args.det_batch_size,
+                           multi_person=args.multi_person, iou_thr=args.iou_thr, min_size=args.bbox_thr,
+                           score_thr=args.score_thr, track_iou=args.track_iou, smooth=args.smooth,
+                           smooth_min_cutoff=args.smooth_min_cutoff, smooth_beta=args.smooth_beta)
+    is_video = bool(args.video_input)
+    write = WriteOptions(mesh_formats=tuple(args.mesh_format or ('obj',)) if args.save_mesh else (),
+                         show_verts=args.show_verts, show_bbox=args.show_bbox,
+                         save_images=not is_video and not args.no_overlay,
+                         video_output=Path(args.video_output) if args.video_output else None, renderer=args.renderer)
+    logger.info('input %s, device %s, precision %s, batch %d', args.video_input or args.img_path, model.device,
+                model.precision, args.batch_size)
+    return model.run(args.video_input or args.img_path, args.output_folder, args.bbox_file, start=args.start,
+                     end=args.end, stream=stream, write=write, resume=args.resume, overwrite=args.overwrite,
+                     progress=not args.no_progress)
+
+
+def inference_main(argv=None) -> dict:
+    """``main/inference.py``: parse, run, and turn every user mistake into one line and exit code 2."""
+    args = parse_args(argv)
+    _setup_logging()
+    from common.checkpoint import CheckpointError
+    from common.config import ConfigError
+    from common.inference.detection import BoxFileError
+    from common.inference.io import FrameSourceError
+    from common.inference.runner import OutputFolderError
+    from common.utils.device import DeviceError
+    from common.utils.human_models import BodyModelFilesMissing
+    from common.weights import WeightsNotFoundError
+    try:
+        summary = run(args)
+    except (FrameSourceError, BoxFileError, ConfigError, BodyModelFilesMissing, WeightsNotFoundError,
+            CheckpointError, DeviceError, OutputFolderError) as e:
+        logger.error('%s', e)
+        raise SystemExit(2) from e
+    if summary['frames'] + summary['skipped'] == 0:
+        logger.error('no frame of %s could be read (see the warnings above): nothing was written',
+                     args.video_input or args.img_path)
+        raise SystemExit(1)
+    logger.info('done: %s', summary)
+    return summary
