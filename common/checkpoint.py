@@ -9,26 +9,28 @@ Formats read (SPEC §2.1):
 
 Loading is safe by default (`torch.load(weights_only=True, mmap=True)`); a file that needs full unpickling is
 refused unless `allow_unsafe=True`. Strict loading raises one readable report of every missing, unexpected
-and shape-mismatched key, grouped by top-level module. Saving is atomic (temp file + fsync + rename).
+and shape-mismatched key, grouped by top-level module. Saving is atomic (`common.utils.files.atomic_open`:
+temp file + fsync + rename; a full disk gives "no space left on device while writing FILE").
 """
 import logging
-import os
 import re
 from collections import Counter, OrderedDict, defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 import torch
 from torch import nn
+
+from common.utils.files import atomic_open
+from common.weights import add_unsafe_load_argument  # noqa: F401 - re-exported for existing callers
 
 logger = logging.getLogger(__name__)
 
 __all__ = ['CheckpointError', 'CheckpointNotFoundError', 'UnsafeCheckpointError', 'CheckpointMismatchError',
            'KeyReport', 'PretrainedLoadReport', 'LEGACY_RENAMES', 'normalize_key', 'normalize_state_dict',
            'read_checkpoint_file', 'split_checkpoint', 'compare_state_dict', 'load_checkpoint',
-           'save_checkpoint', 'unwrap_model', 'atomic_write', 'load_vitpose_encoder',
+           'load_state_from', 'save_checkpoint', 'unwrap_model', 'load_vitpose_encoder',
            'add_unsafe_load_argument']
 
 # Top-level module names of older releases -> ours (the original's loader applies the same renames).
@@ -124,7 +126,7 @@ def read_checkpoint_file(path, allow_unsafe: bool = False) -> dict:
             raise CheckpointError(f"Cannot read checkpoint {path} ({type(e).__name__}: {text[:200]}). The file "
                                   f"is corrupt, truncated or not a torch checkpoint; download it again.") from e
         if not allow_unsafe:
-            found = re.findall(r'Unsupported global: GLOBAL (\S+)', text)
+            found = re.findall(r'(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)', text)
             detail = f" It references {', '.join(found)}." if found else ''
             raise UnsafeCheckpointError(
                 f"{path} cannot be loaded with torch.load(weights_only=True): it holds Python objects other than "
@@ -158,10 +160,18 @@ class KeyReport:
     missing: List[str] = field(default_factory=list)
     unexpected: List[str] = field(default_factory=list)
     mismatched: List[Tuple[str, tuple, tuple]] = field(default_factory=list)  # (key, ckpt shape, model shape)
+    # transformer block indices per module prefix, e.g. {'encoder': ({0..31}, {0..11})} (checkpoint, model);
+    # only prefixes whose index sets differ
+    block_sets: Dict[str, Tuple[Set[int], Set[int]]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not (self.missing or self.unexpected or self.mismatched)
+
+    @property
+    def looks_like_other_size(self) -> bool:
+        """Shapes differ, or the checkpoint has other transformer blocks than the model (another S/B/L/H)."""
+        return bool(self.mismatched or self.block_sets)
 
     def format(self, title: str, max_names: int = 6) -> str:
         """One message, one line per top-level module: `encoder: 3 missing (blocks.11.attn.qkv.weight, ...)`."""
@@ -181,10 +191,25 @@ class KeyReport:
                                                         if len(names) > max_names else '')
                 parts.append(f"{len(names)} {kind} ({shown})")
             lines.append(f"  {top}: " + '; '.join(parts))
-        if self.mismatched or any('blocks.' in k for k in self.missing + self.unexpected):
+        for prefix, (ck, md) in self.block_sets.items():
+            lines.append(f"  {prefix}: the checkpoint has {len(ck)} blocks, the model {len(md)}")
+        if self.looks_like_other_size:
             lines.append("  Hint: the checkpoint looks like another model size (S/B/L/H); use the config that "
                          "matches it (e.g. --pretrained_model smpler_x_h32 selects both).")
         return '\n'.join(lines)
+
+
+_BLOCK_RE = re.compile(r'^(.*?)\.?blocks\.(\d+)\.')
+
+
+def _block_indices(keys) -> Dict[str, Set[int]]:
+    """`{'encoder': {0, 1, ...}}`: the `blocks.N` indices found under each module prefix."""
+    found = defaultdict(set)
+    for key in keys:
+        m = _BLOCK_RE.match(key)
+        if m:
+            found[m.group(1)].add(int(m.group(2)))
+    return found
 
 
 def compare_state_dict(expected: Dict[str, torch.Tensor], given: Dict[str, torch.Tensor]) -> KeyReport:
@@ -193,6 +218,10 @@ def compare_state_dict(expected: Dict[str, torch.Tensor], given: Dict[str, torch
                        unexpected=[k for k in given if k not in expected])
     report.mismatched = [(k, tuple(v.shape), tuple(expected[k].shape)) for k, v in given.items()
                          if k in expected and tuple(v.shape) != tuple(expected[k].shape)]
+    model_blocks, ckpt_blocks = _block_indices(expected), _block_indices(given)
+    report.block_sets = {p: (ckpt_blocks.get(p, set()), model_blocks.get(p, set()))
+                         for p in sorted(set(model_blocks) | set(ckpt_blocks))
+                         if ckpt_blocks.get(p, set()) != model_blocks.get(p, set())}
     return report
 
 
@@ -228,12 +257,17 @@ def load_checkpoint(model: nn.Module, path, strict: bool = True, allow_unsafe: b
         model: the network; `smplx_layer` buffers (if any) are neither expected nor loaded.
         path: checkpoint file.
         strict: raise CheckpointMismatchError listing every missing/unexpected/mis-shaped key; with False
-            the same report is logged at WARNING and only the matching tensors are loaded.
+            the same report is logged at WARNING and only the matching tensors are loaded (still an error
+            when not a single tensor matches).
         allow_unsafe: permit full unpickling for files that need it (trusted files only).
     Returns:
         The checkpoint's other entries (`epoch`, `optimizer`, scheduler, ...); `{}`-like for bare weights.
     """
-    ckpt = read_checkpoint_file(path, allow_unsafe=allow_unsafe)
+    return load_state_from(model, read_checkpoint_file(path, allow_unsafe=allow_unsafe), path, strict)
+
+
+def load_state_from(model: nn.Module, ckpt: dict, path, strict: bool = True) -> dict:
+    """`load_checkpoint` for a checkpoint already read by `read_checkpoint_file(path)` (no second read)."""
     raw, meta = split_checkpoint(ckpt, path)
     tensors = normalize_state_dict(raw)
     report = compare_state_dict(_model_tensors(model), tensors)
@@ -241,6 +275,9 @@ def load_checkpoint(model: nn.Module, path, strict: bool = True, allow_unsafe: b
         text = report.format(f"Checkpoint {path} does not match the model")
         if strict:
             raise CheckpointMismatchError(text + "\n  Nothing was loaded (strict=True).")
+        if len(report.missing) + len(report.mismatched) == len(_model_tensors(model)):
+            raise CheckpointMismatchError(text + "\n  No tensor of the file fits the model: it is not a "
+                                                 "checkpoint of this network.")
         logger.warning('%s\n  Loading only the matching tensors (strict=False).', text)
     n = _load_matching(model, tensors, report)
     logger.info('Loaded %d tensors from %s (epoch %s)', n, path, meta.get('epoch', '?'))
@@ -269,39 +306,13 @@ def _check_weights_only_safe(value, where: str) -> None:
             _check_weights_only_safe(v, f"{where}[{i}]")
 
 
-@contextmanager
-def atomic_write(path) -> Iterator[Path]:
-    """Yield `path.tmp` (same folder) to write to; on success fsync it and `os.replace` it onto `path`.
-
-    On any exception the temp file is removed and an existing `path` is left untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
-    try:
-        yield tmp
-        with open(tmp, 'rb+') as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable; not supported on every platform/filesystem
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
-
-
 def save_checkpoint(path, model: nn.Module, optimizer: Optional[torch.optim.Optimizer] = None,
                     epoch: int = 0, **extra) -> Path:
     """Write the original's format atomically: `{'epoch', 'network' ('module.'-prefixed), 'optimizer', **extra}`.
 
     `extra` entries (scheduler/scaler state, iteration, rng, config, ...) must hold only tensors and plain
     values so the file stays loadable with weights_only=True; a TypeError names the offending entry.
+    Raises common.utils.files.FileWriteError (e.g. disk full) with the previous file at `path` unchanged.
     """
     network = OrderedDict(('module.' + k, v) for k, v in _model_tensors(model).items())
     ckpt = {'epoch': int(epoch), 'network': network}
@@ -315,8 +326,8 @@ def save_checkpoint(path, model: nn.Module, optimizer: Optional[torch.optim.Opti
         if key != 'network':
             _check_weights_only_safe(value, repr(key))
     path = Path(path)
-    with atomic_write(path) as tmp:
-        torch.save(ckpt, tmp)
+    with atomic_open(path) as f:
+        torch.save(ckpt, f)
     logger.info('Saved checkpoint %s (epoch %d, %d tensors)', path, ckpt['epoch'], len(network))
     return path
 
@@ -367,10 +378,3 @@ def load_vitpose_encoder(encoder: nn.Module, path, allow_unsafe: bool = False) -
     surprising = report.unexpected or report.mismatched or set(report.missing) - {'task_tokens'}
     (logger.warning if surprising else logger.info)('ViTPose init %s', report.summary())
     return report
-
-
-def add_unsafe_load_argument(parser) -> None:
-    """Add ``--unsafe_load`` (→ ``args.unsafe_load``, passed as ``allow_unsafe``) to an entry script's parser."""
-    parser.add_argument('--unsafe_load', action='store_true',
-                        help='allow full unpickling of checkpoint files that safe loading (weights_only) refuses; '
-                             'this can run arbitrary code: use only for files you trust')

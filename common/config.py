@@ -1,33 +1,40 @@
-"""Load SMPLer-X config files (mmengine `Config`), apply checked overrides, create run directories.
+"""Load SMPLer-X config files (mmengine `Config`) and apply checked overrides.
 
 Config files are plain Python assignments under `main/config/` composed with mmengine `_base_`
 inheritance. There is no global config object: entry scripts call `load_config` once and pass the
-result down.
+result down; nothing changes it afterwards (values derived at run time, such as the run folder or the world
+size, live in `common.run_dir.Run`). mmengine is imported on first load, so argument parsing stays fast.
 
 Errors: every problem with a config name, an override or a value raises `ConfigError`, a subclass of
 `ValueError` (the message names the key, what was expected and close matches).
 """
+from __future__ import annotations
+
 import argparse
 import ast
-import datetime
 import difflib
+import functools
 import logging
 import os
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence, Union
 
-from mmengine import Config
+from common.utils.precision import PRECISION_NAMES
+
+if TYPE_CHECKING:
+    from mmengine import Config
 
 __all__ = [
-    'CONFIG_DIR', 'REPO_ROOT', 'RUNTIME_PATH_DEFAULTS', 'RUN_SUBDIRS', 'ConfigError', 'add_cfg_options_argument',
-    'apply_overrides', 'available_configs', 'config_path_for_model', 'load_config', 'parse_cfg_options',
-    'setup_run_dirs',
+    'BASE_DIR', 'CONFIG_DIR', 'REPO_ROOT', 'RUNTIME_PATH_DEFAULTS', 'ConfigError', 'add_cfg_options_argument',
+    'apply_overrides', 'available_configs', 'config_path_for_model', 'known_keys', 'load_config',
+    'parse_cfg_options', 'runtime_paths',
 ]
 
 logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / 'main' / 'config'
+BASE_DIR = CONFIG_DIR / '_base_'  # default.py and the model/dataset bases: every key the code knows
 # Runtime path keys and their defaults, relative to root_dir (absolute values are kept as they are).
 RUNTIME_PATH_DEFAULTS = {
     'human_model_path': 'common/utils/human_model_files',
@@ -45,7 +52,7 @@ _EXTRA_TYPES = {
 }
 # Keys with a closed set of values, checked after loading and overriding.
 _CHOICES = {
-    'precision': ('fp32', 'bf16', 'fp16'),
+    'precision': PRECISION_NAMES,
     'scheduler': ('cos', 'step'),
     'fine_tune': (None, 'backbone', 'neck_and_head', 'head'),
     'data_strategy': ('balance', 'concat', None),
@@ -62,9 +69,6 @@ _FIXED_VALUES = {
                                  'and not implemented; point humandata_files at the annotation files to use'),
     'shapy_eval_split': (None, 'SHAPY (HBW) evaluation is not implemented'),
 }
-# Sub-directories of a run (original names): attribute -> folder.
-RUN_SUBDIRS = {'model_dir': 'model_dump', 'log_dir': 'log', 'result_dir': 'result', 'vis_dir': 'vis',
-               'code_dir': 'code'}
 _CHECKPOINT_SUFFIXES = ('.pth.tar', '.pth', '.pt', '.safetensors')
 
 
@@ -129,11 +133,14 @@ def load_config(path: Union[str, Path],
         relative to `root_dir`, after overrides); relative `encoder_pretrained_model_path` and
         `pretrained_model_path` are file names under `pretrained_model_dir`.
     """
+    from mmengine import Config
+
     file = _resolve_config_file(path)
     try:
         cfg = Config.fromfile(str(file), lazy_import=False)
     except Exception as exc:  # a syntax error or a bad _base_ in the file: name the file
         raise ConfigError(f'cannot load config file {file}: {type(exc).__name__}: {exc}') from exc
+    _warn_unknown_keys(cfg, file)
     if cfg.get('root_dir') is None:
         cfg.root_dir = None  # make sure the key exists for configs that do not inherit _base_/default.py
     for key, default in RUNTIME_PATH_DEFAULTS.items():
@@ -145,6 +152,31 @@ def load_config(path: Union[str, Path],
     _resolve_paths(cfg)
     logger.info('loaded config %s (%d keys)', file, len(cfg.keys()))
     return cfg
+
+
+@functools.lru_cache(maxsize=None)
+def known_keys() -> frozenset:
+    """Top-level keys assigned in `main/config/_base_/*.py` (default.py and the model/dataset bases).
+
+    Read with `ast` (the files are not executed): every key the code reads has its value there.
+    """
+    keys = set()
+    for base in sorted(BASE_DIR.glob('*.py')):
+        for node in ast.parse(base.read_text(encoding='utf-8'), str(base)).body:
+            targets = node.targets if isinstance(node, ast.Assign) else \
+                [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
+            keys.update(t.id for t in targets if isinstance(t, ast.Name) and not t.id.startswith('_'))
+    return frozenset(keys)
+
+
+def _warn_unknown_keys(cfg: Config, file: Path) -> None:
+    """Warn about keys the config file (or its _base_ files) defines that no code reads (typos, old keys)."""
+    known = known_keys()
+    for key in sorted(k for k in cfg.keys() if k not in known and not k.startswith('_')):
+        close = difflib.get_close_matches(key, sorted(known), n=3, cutoff=0.6)
+        hint = f'did you mean {", ".join(close)}?' if close else 'no similar key exists.'
+        logger.warning('config file %s defines unknown key %r: %s It is not read by the code; every key is '
+                       'listed with its default in %s.', file, key, hint, BASE_DIR / 'default.py')
 
 
 def _check_choices(cfg: Config, file: Path) -> None:
@@ -159,13 +191,28 @@ def _check_choices(cfg: Config, file: Path) -> None:
                               f'{reason}. Remove the setting (the only accepted value is {value!r}).')
 
 
+def _absolute_runtime_paths(values: Mapping[str, Any]) -> dict:
+    """`root_dir` and the RUNTIME_PATH_DEFAULTS keys of `values` as absolute paths (others relative to root)."""
+    root = REPO_ROOT if values.get('root_dir') is None else Path(str(values['root_dir'])).expanduser()
+    out = {'root_dir': str(root.resolve())}
+    for key in RUNTIME_PATH_DEFAULTS:
+        value = Path(str(values[key])).expanduser()
+        out[key] = str(value if value.is_absolute() else Path(out['root_dir']) / value)
+    return out
+
+
+def runtime_paths(overrides: Optional[Mapping[str, Any]] = None) -> dict:
+    """The runtime paths (`root_dir`, `output_root`, ...) any config gets from its defaults and `overrides`,
+    without loading a config file (e.g. to find a run folder before its own config is known)."""
+    values = dict(RUNTIME_PATH_DEFAULTS, root_dir=None)
+    values.update({k: v for k, v in (overrides or {}).items() if k in values})
+    return _absolute_runtime_paths(values)
+
+
 def _resolve_paths(cfg: Config) -> None:
     """Make the runtime paths absolute: root_dir first, then the others relative to it."""
-    root = REPO_ROOT if cfg.root_dir is None else Path(str(cfg.root_dir)).expanduser()
-    cfg.root_dir = str(root.resolve())
-    for key in RUNTIME_PATH_DEFAULTS:
-        value = Path(str(cfg[key])).expanduser()
-        cfg[key] = str(value if value.is_absolute() else Path(cfg.root_dir) / value)
+    for key, value in _absolute_runtime_paths(cfg).items():
+        cfg[key] = value
     for key in _MODEL_FILE_KEYS:
         value = cfg.get(key)
         if isinstance(value, str) and value and not os.path.isabs(os.path.expanduser(value)):
@@ -295,34 +342,4 @@ def apply_overrides(cfg: Config, overrides: Union[Mapping[str, Any], Sequence[st
     for key, value in overrides.items():
         _set(cfg._cfg_dict, str(key), value, all_keys)
         logger.info('config override: %s = %r', key, value)
-    return cfg
-
-
-# ---------------------------------------------------------------------------------------------- run dirs
-def setup_run_dirs(cfg: Config, exp_name: str, timestamp: Optional[str] = None) -> Config:
-    """Create `{output_root}/{exp_name}_{YYYYmmdd_HHMMSS}/{model_dump,log,result,vis,code}` and dump the config.
-
-    Sets `cfg.exp_name, output_dir, model_dir, log_dir, result_dir, vis_dir, code_dir` (absolute paths)
-    and writes the resolved config to `{code_dir}/config.py` (loadable with `load_config`).
-    Args:
-        cfg: a config from `load_config` (modified in place and returned).
-        exp_name: run name, e.g. 'smpler_x_h32'; may contain '/' for nested folders.
-        timestamp: 'YYYYmmdd_HHMMSS'; default now. Pass one value to every rank of a distributed run so
-            that they agree (only rank 0 should call this function if the others must not write).
-    """
-    if not exp_name or not str(exp_name).strip():
-        raise ConfigError('setup_run_dirs needs a non-empty exp_name (e.g. --exp_name smpler_x_h32)')
-    timestamp = timestamp or datetime.datetime.now().strftime('%Y%m%d_%H%M%S')
-    output_dir = Path(str(cfg.output_root)) / f'{exp_name}_{timestamp}'
-    cfg.exp_name = str(exp_name)
-    cfg.output_dir = str(output_dir.resolve())
-    for attr, folder in RUN_SUBDIRS.items():
-        path = output_dir / folder
-        path.mkdir(parents=True, exist_ok=True)
-        cfg[attr] = str(path.resolve())
-    dump_path = Path(cfg.code_dir) / 'config.py'
-    header = (f'# Resolved config of run {cfg.output_dir}\n# loaded from {cfg.filename}; '
-              f'reload with common.config.load_config(this_file)\n\n')
-    dump_path.write_text(header + cfg.pretty_text, encoding='utf-8')
-    logger.info('run directory %s (config dumped to %s)', cfg.output_dir, dump_path)
     return cfg

@@ -13,7 +13,7 @@ from typing import Optional, Union
 logger = logging.getLogger(__name__)
 
 __all__ = ['WeightsNotFoundError', 'ZOO_NAMES', 'DEFAULT_REPO_ID', 'CHECKPOINT_SUFFIXES', 'zoo_name',
-           'resolve_checkpoint', 'resolve_yolo', 'load_yolo']
+           'resolve_checkpoint', 'resolve_yolo', 'load_yolo', 'add_unsafe_load_argument']
 
 DEFAULT_REPO_ID = 'caizhongang/SMPLer-X'
 # Released checkpoints (SPEC §8.1); h32_correct is the 2024-03-29 camera-fix H32 (same config as h32).
@@ -22,6 +22,14 @@ ZOO_NAMES = ('smpler_x_s32', 'smpler_x_b32', 'smpler_x_l32', 'smpler_x_h32', 'sm
 CHECKPOINT_SUFFIXES = ('.safetensors', '.pth.tar', '.pth')
 ORIGINAL_README = 'https://github.com/caizhongang/SMPLer-X (README, Pretrained Models)'
 _TRUE = {'1', 'true', 'yes', 'on', 'y', 't'}
+
+
+def add_unsafe_load_argument(parser) -> None:
+    """Add ``--unsafe_load`` (→ ``args.unsafe_load``, passed as ``allow_unsafe`` to common.checkpoint) to an
+    entry script's parser. Without it every checkpoint is read with ``torch.load(weights_only=True)``."""
+    parser.add_argument('--unsafe_load', action='store_true',
+                        help='allow full unpickling of checkpoint files that safe loading (weights_only) refuses; '
+                             'this can run arbitrary code: use only for files you trust')
 
 
 class WeightsNotFoundError(FileNotFoundError):

@@ -17,10 +17,14 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+PROG = os.path.basename(__file__)  # name in messages, also when run in-process (tests)
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+# Argument parsing needs none of the heavy modules (torch, pyrender, smplx): they are imported in main().
+from common.utils.cli import ArgumentParser, exit_with_error  # noqa: E402
 
 logger = logging.getLogger('render')
 
@@ -36,14 +40,13 @@ def str2bool(text: str) -> bool:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description='Render saved SMPL-X results over their frames.', epilog=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog=PROG, description='Render saved SMPL-X results over their frames.',
+                       epilog=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--data_path', required=True, help='a result folder or a folder above several')
     p.add_argument('--seq', default='default', help="'default': every folder with smplx/ below --data_path; "
                                                     'otherwise a glob of folders under --data_path')
     p.add_argument('--image_path', default=None, help='frames folder or video (default: <seq>/orig_img/, else '
                                                       'the input recorded in the meta json)')
-    p.add_argument('--load_mode', default='smplerx', choices=('smplerx',), help='result layout (as the original)')
     p.add_argument('--render_biggest_person', type=str2bool, nargs='?', const=True, default=False,
                    help='only the person with the largest box per frame (default: everybody)')
     p.add_argument('--flat_hand_mean', type=str2bool, nargs='?', const=True, default=False,
@@ -61,22 +64,21 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s',
-                        datefmt='%H:%M:%S')
+    from common.utils.logs import setup_logging
+    setup_logging()
     from common.inference.io import FrameSourceError
     from common.inference.render_results import render_sequence
     from common.inference.result_files import find_sequences
-    from common.utils.human_models import SMPLX, BodyModelFilesMissing
+    from common.utils.human_models import SMPLX, BodyModelFileError, BodyModelFilesMissing
     from common.vis.render import make_renderer
     seqs = find_sequences(Path(args.data_path), args.seq)
     if not seqs:
-        logger.error('no result folders (with smplx/) under %s matching --seq %s', args.data_path, args.seq)
-        raise SystemExit(2)
+        exit_with_error(f'no result folders (with smplx/) under {args.data_path} matching --seq {args.seq}',
+                        prog=PROG)
     try:
         body_model = SMPLX(args.human_model_path, flat_hand_mean=args.flat_hand_mean)
-    except BodyModelFilesMissing as e:
-        logger.error('%s', e)
-        raise SystemExit(2) from e
+    except (BodyModelFilesMissing, BodyModelFileError) as e:
+        exit_with_error(e, prog=PROG)
     renderer = make_renderer(args.renderer)
     logger.info('renderer: %s; %d sequence(s)', renderer.name, len(seqs))
     total = 0

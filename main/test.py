@@ -20,10 +20,18 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+PROG = os.path.basename(__file__)  # name in messages, also when run in-process (tests)
 
 import argparse  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+
+# Argument parsing needs none of the heavy modules (torch, timm, mmengine): they are imported in run().
+from common.config import add_cfg_options_argument  # noqa: E402
+from common.run_dir import config_for_checkpoint  # noqa: E402
+from common.utils.cli import RUN_ERROR, ArgumentParser, exit_with_error  # noqa: E402
+from common.utils.device import add_device_argument  # noqa: E402
+from common.utils.precision import add_precision_argument  # noqa: E402
+from common.weights import add_unsafe_load_argument  # noqa: E402
 
 EPILOG = """examples:
   python main/test.py --testset EHF --pretrained_model smpler_x_h32
@@ -35,12 +43,10 @@ EPILOG = """examples:
   torchrun --nproc_per_node 4 main/test.py --testset EHF --pretrained_model smpler_x_h32
 """
 
+
 def parse_args(argv=None) -> argparse.Namespace:
-    from common.checkpoint import add_unsafe_load_argument
-    from common.config import add_cfg_options_argument
-    from common.utils.device import add_device_argument
-    parser = argparse.ArgumentParser(description='Evaluate SMPLer-X with the paper protocol (SPEC 4.4).',
-                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog=PROG, description='Evaluate SMPLer-X with the paper protocol (SPEC 4.4).',
+                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--testset', default='EHF',
                         help='test set name from data/registry.py (EHF, AGORA, UBody, PW3D, EgoBody_Egocentric, '
                              'ARCTIC, RenBody, ...); default EHF')
@@ -51,7 +57,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                      help='released model: smpler_x_{s32,b32,l32,h32,h32_correct}; file from '
                           'pretrained_model_dir (downloaded when missing and allowed), config from main/config/')
     src.add_argument('--result_path', metavar='RUN_DIR',
-                     help='training run folder (or its name under output/): uses {run}/code/config.py and '
+                     help='training run folder (a path, or its name under the output_root of the config '
+                          'defaults and --cfg-options): uses {run}/code/config.py and '
                           '{run}/model_dump/snapshot_{ckpt_idx}.pth.tar')
     parser.add_argument('--ckpt_idx', type=int, default=None,
                         help='snapshot number with --result_path (default: the highest one)')
@@ -61,8 +68,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='output folder name: {output_root}/{exp_name}_{timestamp} (default test_{testset})')
     parser.add_argument('--batch_size', type=int, default=None,
                         help='samples per forward pass and process (default: cfg.test_batch_size)')
-    parser.add_argument('--precision', choices=('fp32', 'bf16', 'fp16'), default=None,
-                        help='autocast precision (default: cfg.precision, fp32)')
+    add_precision_argument(parser, default=None)
     add_device_argument(parser, extra_help='; under torchrun each rank uses cuda:LOCAL_RANK')
     parser.add_argument('--num_workers', type=int, default=None,
                         help='DataLoader workers per process (default: cfg.num_thread)')
@@ -84,7 +90,6 @@ def parse_args(argv=None) -> argparse.Namespace:
         if value is not None and value < (1 if name == 'batch_size' else 0):
             parser.error(f'--{name} must be {">= 1" if name == "batch_size" else ">= 0"}, got {value}')
     if args.ckpt and not args.config:
-        from common.engine.tester import config_for_checkpoint
         args.config = config_for_checkpoint(args.ckpt)
         if args.config is None:
             parser.error(f'--ckpt {args.ckpt}: cannot tell its config from the file name; add --config')
@@ -92,75 +97,79 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def run(args, build_model_fn=None) -> dict:
-    """Evaluate as described by ``args``; ``build_model_fn(cfg)`` replaces ``common.model.build_model``
-    (tests use it to feed ground truth through the same path). Returns ``{dataset: {metric: mm}}`` on rank 0."""
+def run(args) -> dict:
+    """Evaluate as described by ``args``. Returns ``{dataset: {metric: mm}}`` on rank 0 (``{}`` elsewhere)."""
     from common.checkpoint import load_checkpoint
-    from common.config import config_path_for_model, load_config, parse_cfg_options, setup_run_dirs
+    from common.config import config_path_for_model, load_config, parse_cfg_options, runtime_paths
     from common.engine import tester
-    from common.engine.train_log import setup_logging
     from common.evaluation.evaluators import EmptyTestSetError, build_evaluator
     from common.model import build_model
+    from common.run_dir import find_run_files, setup_run
     from common.utils import distributed as comm
+    from common.utils.logs import setup_logging
     from common.weights import resolve_checkpoint
     from data.registry import build_dataset
 
     overrides = parse_cfg_options(args.cfg_options)
     if args.result_path:
-        config_path, ckpt = tester.find_run_files(args.result_path, args.ckpt_idx, Path(ROOT) / 'output')
+        output_root = runtime_paths(overrides)['output_root']
+        config_path, ckpt = find_run_files(args.result_path, args.ckpt_idx, output_root)
     else:
         config_path, ckpt = args.config or config_path_for_model(args.pretrained_model), args.ckpt
-    cfg = load_config(config_path, overrides)
-    cfg.testset = args.testset
+    # testset is read by build_model (AGORA keeps all joints): set when loading, never changed afterwards
+    cfg = load_config(config_path, {**overrides, 'testset': args.testset})
     precision = args.precision or cfg.precision
     info = comm.init_from_env(args.device)
-    setup_logging(info.rank)
-    ckpt = resolve_checkpoint(ckpt or args.pretrained_model, cfg.pretrained_model_dir)
-    dataset = build_dataset(cfg, args.testset, 'test')
-    if len(dataset) == 0:
-        raise EmptyTestSetError(f'test set {args.testset} has no samples (data_dir={cfg.data_dir}); check the '
-                                'annotation file and the sample filters')
-    model = (build_model_fn or build_model)(cfg)
-    load_checkpoint(model, ckpt, strict=True, allow_unsafe=args.unsafe_load)
-    model.to(info.device)
+    try:
+        setup_logging(info.rank)
+        ckpt = resolve_checkpoint(ckpt or args.pretrained_model, cfg.pretrained_model_dir)
+        dataset = build_dataset(cfg, args.testset, 'test')
+        if len(dataset) == 0:
+            raise EmptyTestSetError(f'test set {args.testset} has no samples (data_dir={cfg.data_dir}); check the '
+                                    'annotation file and the sample filters')
+        model = build_model(cfg)
+        load_checkpoint(model, ckpt, strict=True, allow_unsafe=args.unsafe_load)
+        model.to(info.device)
 
-    if comm.is_main_process():  # the run folder exists only once the inputs are known to be good
-        setup_run_dirs(cfg, args.exp_name)
-    for key, value in comm.broadcast_object({k: cfg.get(k) for k in tester.RUN_DIR_KEYS}).items():
-        cfg[key] = value
-    setup_logging(info.rank, os.path.join(cfg.log_dir, 'test.log'))
-    evaluator = build_evaluator(cfg, args.testset, len(dataset), cfg.result_dir)
-    loader = tester.build_test_loader(dataset, args.batch_size or cfg.test_batch_size,
-                                      cfg.num_thread if args.num_workers is None else args.num_workers)
-    callbacks = []
-    if args.vis:
-        callbacks.append(tester.SmplxNpzWriter(Path(cfg.vis_dir) / 'smplx', cfg.focal, cfg.princpt,
-                                               cfg.input_img_shape[0] / cfg.input_body_shape[0]))
-    start = time.perf_counter()
-    results = tester.inference_on_dataset(model, loader, evaluator, precision, info.device, callbacks)
-    if comm.is_main_process():
-        print(''.join(tester.format_results(name, m, cfg.vis_dir) for name, m in results.items()), end='')
-        tester.write_run_outputs(cfg, args.testset, results, evaluator, ckpt, write_vis_csv=args.vis, extra={
-            'precision': precision, 'device': str(info.device), 'world_size': comm.get_world_size(),
-            'batch_size': loader.batch_size, 'seconds': round(time.perf_counter() - start, 3)})
-    comm.destroy()
+        run_ = setup_run(cfg, args.exp_name, testset=args.testset)  # only once the inputs are known to be good
+        setup_logging(info.rank, run_.log_dir / 'test.log')
+        evaluator = build_evaluator(cfg, args.testset, len(dataset), str(run_.result_dir))
+        loader = tester.build_test_loader(dataset, args.batch_size or cfg.test_batch_size,
+                                          cfg.num_thread if args.num_workers is None else args.num_workers)
+        callbacks = []
+        if args.vis:
+            callbacks.append(tester.SmplxNpzWriter(run_.vis_dir / 'smplx', cfg.focal, cfg.princpt,
+                                                   cfg.input_img_shape[0] / cfg.input_body_shape[0]))
+        start = time.perf_counter()
+        results = tester.inference_on_dataset(model, loader, evaluator, precision, info.device, callbacks)
+        if comm.is_main_process():
+            print(''.join(tester.format_results(name, m, str(run_.vis_dir)) for name, m in results.items()), end='')
+            tester.write_run_outputs(cfg, run_, results, evaluator, ckpt, write_vis_csv=args.vis, extra={
+                'precision': precision, 'device': str(info.device), 'world_size': run_.world_size,
+                'batch_size': loader.batch_size, 'seconds': round(time.perf_counter() - start, 3)})
+    finally:
+        comm.destroy()
     return results
 
 
 def main(argv=None) -> int:
+    """Entry point: 0 on success; input errors end with one line and exit status 2, a failed write with 1."""
+    args = parse_args(argv)
     from common.checkpoint import CheckpointError
     from common.config import ConfigError
-    from common.engine.tester import TestInputError
     from common.evaluation.evaluators import EmptyTestSetError
+    from common.run_dir import RunDirError
     from common.utils.device import DeviceError
-    args = parse_args(argv)
+    from common.utils.files import FileWriteError
+    from common.utils.human_models import BodyModelError
     try:
         run(args)
-    except (FileNotFoundError, ConfigError, CheckpointError, TestInputError, EmptyTestSetError, DeviceError,
-            KeyError) as err:
+    except FileWriteError as err:
+        exit_with_error(err, RUN_ERROR, PROG)
+    except (FileNotFoundError, ConfigError, CheckpointError, RunDirError, EmptyTestSetError, DeviceError,
+            BodyModelError, KeyError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f'error: {type(err).__name__}: {message}', file=sys.stderr)
-        return 1
+        exit_with_error(f'{type(err).__name__}: {message}', prog=PROG)
     return 0
 
 

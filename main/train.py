@@ -21,19 +21,17 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+PROG = os.path.basename(__file__)  # name in messages, also when run in-process (tests)
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
 
-import torch  # noqa: E402
-
-from common.checkpoint import add_unsafe_load_argument  # noqa: E402
-from common.config import ConfigError, add_cfg_options_argument, load_config, parse_cfg_options  # noqa: E402
-from common.engine.train_log import setup_logging  # noqa: E402
-from common.engine.train_setup import (TrainInputError, prepare_run_dir, run_training,  # noqa: E402
-                                       validate_train_inputs)
-from common.utils import distributed as dist_utils  # noqa: E402
-from common.utils.device import DeviceError, add_device_argument  # noqa: E402
+# Argument parsing needs none of the heavy modules (torch, timm, mmengine): they are imported in main().
+from common.config import add_cfg_options_argument  # noqa: E402
+from common.utils.cli import RUN_ERROR, ArgumentParser, exit_with_error  # noqa: E402
+from common.utils.device import add_device_argument  # noqa: E402
+from common.utils.precision import add_precision_argument  # noqa: E402
+from common.weights import add_unsafe_load_argument  # noqa: E402
 
 EPILOG = """examples:
   python main/train.py --config config_smpler_x_s32.py --exp_name s32
@@ -46,8 +44,8 @@ EPILOG = """examples:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Train SMPLer-X (single process, torchrun or SLURM).',
-                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(prog=PROG, description='Train SMPLer-X (single process, torchrun or SLURM).',
+                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--config', required=True,
                         help='config file or name under main/config/, e.g. config_smpler_x_h32.py')
     parser.add_argument('--exp_name', default=None,
@@ -58,8 +56,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='continue training from the newest complete snapshot: of a run directory, a '
                              'model_dump/ folder or a snapshot file; with no value, the newest run of '
                              '--exp_name. The lr schedule, optimizer, epoch and RNG come from the snapshot.')
-    parser.add_argument('--precision', choices=('fp32', 'bf16', 'fp16'), default=None,
-                        help='autocast precision (default: cfg.precision, fp32); fp16 uses a GradScaler')
+    add_precision_argument(parser, default=None)
     add_device_argument(parser, extra_help='; under torchrun each rank uses cuda:LOCAL_RANK')
     parser.add_argument('--num_workers', type=int, default=None,
                         help='DataLoader workers per process (default: cfg.num_thread)')
@@ -72,42 +69,52 @@ def parse_args(argv=None) -> argparse.Namespace:
         stem = os.path.basename(args.config)
         args.exp_name = stem[:-3] if stem.endswith('.py') else stem
         args.exp_name = args.exp_name.removeprefix('config_')
-    args.parser = parser
     return args
-
-
-def load_and_check(args):
-    """Config with CLI overrides, validated before any process group exists or GPU memory is taken."""
-    overrides = parse_cfg_options(args.cfg_options)
-    if args.precision is not None:
-        overrides['precision'] = args.precision
-    if args.num_workers is not None:
-        overrides['num_thread'] = args.num_workers
-    cfg = load_config(args.config, overrides)
-    validate_train_inputs(cfg, args.exp_name, args.resume)
-    return cfg
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    import torch
+
+    from common.checkpoint import CheckpointError
+    from common.config import ConfigError, load_config, parse_cfg_options
+    from common.engine.snapshots import read_snapshot
+    from common.engine.train_setup import TrainInputError, finished_message, run_training, validate_train_inputs
+    from common.run_dir import RunDirError, plan_resume, setup_run
+    from common.utils import distributed as dist_utils
+    from common.utils.device import DeviceError
+    from common.utils.files import FileWriteError
+    from common.utils.human_models import BodyModelError
+    from common.utils.logs import setup_logging
+
     setup_logging(rank=int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', 0))))
-    try:
-        cfg = load_and_check(args)
-    except (ConfigError, TrainInputError) as err:
-        args.parser.error(str(err))
-    try:
+    try:  # everything checked before any process group exists or GPU memory is taken
+        overrides = parse_cfg_options(args.cfg_options)
+        overrides.update({k: v for k, v in (('precision', args.precision), ('num_thread', args.num_workers))
+                          if v is not None})
+        cfg = load_config(args.config, overrides)
+        validate_train_inputs(cfg, resume=args.resume is not None)
+        plan = plan_resume(args.resume, cfg.output_root, args.exp_name)
         info = dist_utils.init_from_env(args.device)
-    except DeviceError as err:
-        args.parser.error(str(err))
+    except (ConfigError, TrainInputError, RunDirError, DeviceError) as err:
+        exit_with_error(err, prog=PROG)
+    log = logging.getLogger('train')
     try:
-        resume = prepare_run_dir(cfg, args.exp_name, args.resume)
-        setup_logging(info.rank, os.path.join(cfg.log_dir, 'train.log'))
-        logging.getLogger('train').info('rank %d/%d on %s; run %s', info.rank, info.world_size, info.device,
-                                        cfg.output_dir)
+        snapshot = read_snapshot(plan.snapshots, args.unsafe_load) if plan is not None else None
+        if snapshot is not None and finished_message(cfg, snapshot):
+            log.info('%s', finished_message(cfg, snapshot))
+            return
+        run = setup_run(cfg, args.exp_name, plan)
+        setup_logging(info.rank, run.log_dir / 'train.log')
+        log.info('rank %d/%d on %s; run %s', info.rank, info.world_size, info.device, run.output_dir)
         if info.device.type == 'cuda':
             torch.backends.cudnn.benchmark = True
-        run_training(cfg, info.device, resume, show_bar=not args.no_bar and info.rank == 0,
+        run_training(cfg, run, info.device, snapshot, show_bar=not args.no_bar and info.rank == 0,
                      allow_unsafe=args.unsafe_load)
+    except (CheckpointError, TrainInputError, RunDirError, BodyModelError) as err:  # an unusable input file
+        exit_with_error(err, prog=PROG)
+    except FileWriteError as err:  # e.g. the disk filled up while saving a snapshot
+        exit_with_error(err, RUN_ERROR, PROG)
     finally:
         dist_utils.destroy()
 

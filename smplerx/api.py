@@ -92,7 +92,7 @@ def load(name_or_config: str | Path | None = None, *, ckpt: str | Path | None = 
         if ckpt is None:
             raise ValueError('smplerx.load needs a model name (e.g. "smpler_x_h32"), a config with ckpt=PATH or '
                              'random_weights=True, or a ckpt=PATH whose config can be found')
-        from common.engine.tester import config_for_checkpoint
+        from common.run_dir import config_for_checkpoint
         config = config_for_checkpoint(ckpt)
         if config is None:
             raise ValueError(f'cannot tell the config of {ckpt} from its name or run folder; pass the config too: '

@@ -6,9 +6,11 @@ import argparse
 import logging
 from pathlib import Path
 
-from common.checkpoint import add_unsafe_load_argument
 from common.config import add_cfg_options_argument
+from common.utils.cli import ArgumentParser
 from common.utils.device import add_device_argument
+from common.utils.precision import add_precision_argument
+from common.weights import add_unsafe_load_argument
 
 logger = logging.getLogger('inference')
 
@@ -27,7 +29,7 @@ EPILOG = """examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description='SMPL-X estimation of the people in a video, image folder or image.',
+    p = ArgumentParser(description='SMPL-X estimation of the people in a video, image folder or image.',
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_argument_group('input')
     src.add_argument('--video_input', help='video file (frames numbered from 1)')
@@ -84,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = p.add_argument_group('speed')
     r.add_argument('--batch_size', type=int, default=16, help='person crops per model call (across frames)')
     r.add_argument('--det_batch_size', type=int, default=8, help='frames per detector call')
-    r.add_argument('--precision', choices=('fp32', 'bf16', 'fp16'), default='fp32', help='autocast precision')
+    add_precision_argument(r, extra_help=' (fp16 on the CPU runs as bf16)')
     r.add_argument('--compile', action='store_true', help='torch.compile the model')
     add_device_argument(r)
     return p
@@ -131,13 +133,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def _setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s',
-                        datefmt='%H:%M:%S')
-    for noisy in ('ultralytics', 'trimesh', 'PIL', 'matplotlib'):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 def run(args: argparse.Namespace) -> dict:
     """Load the model the flags name and run it over the input; returns the run summary."""
     import smplerx
@@ -172,21 +167,26 @@ def run(args: argparse.Namespace) -> dict:
 def inference_main(argv=None) -> dict:
     """``main/inference.py``: parse, run, and turn every user mistake into one line and exit code 2."""
     args = parse_args(argv)
-    _setup_logging()
+    from common.utils.logs import setup_logging
+    setup_logging()
     from common.checkpoint import CheckpointError
     from common.config import ConfigError
     from common.inference.detection import BoxFileError
     from common.inference.io import FrameSourceError
     from common.inference.runner import OutputFolderError
     from common.utils.device import DeviceError
-    from common.utils.human_models import BodyModelFilesMissing
+    from common.utils.files import FileWriteError
+    from common.utils.human_models import BodyModelError
     from common.weights import WeightsNotFoundError
     try:
         summary = run(args)
-    except (FrameSourceError, BoxFileError, ConfigError, BodyModelFilesMissing, WeightsNotFoundError,
+    except (FrameSourceError, BoxFileError, ConfigError, BodyModelError, WeightsNotFoundError,
             CheckpointError, DeviceError, OutputFolderError) as e:
         logger.error('%s', e)
         raise SystemExit(2) from e
+    except FileWriteError as e:
+        logger.error('%s', e)
+        raise SystemExit(1) from e
     if summary['frames'] + summary['skipped'] == 0:
         logger.error('no frame of %s could be read (see the warnings above): nothing was written',
                      args.video_input or args.img_path)

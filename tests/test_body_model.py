@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pickle
+import re
+import shutil
 import sys
 import types
 
@@ -10,8 +12,9 @@ import pytest
 import torch
 
 from common.utils import joint_sets as js
-from common.utils.human_models import (SMPL, BodyModelFilesMissing, get_smpl, get_smplx, load_chumpy_pickle,
-                                       load_face_vertex_ids, load_hand_vertex_ids, load_j14_regressor)
+from common.utils.human_models import (SMPL, SMPLX, BodyModelError, BodyModelFileError, BodyModelFilesMissing,
+                                       get_smpl, get_smplx, load_chumpy_pickle, load_face_vertex_ids,
+                                       load_hand_vertex_ids, load_j14_regressor)
 from data.synthetic.body_model_files import SMPLX_REST_JOINTS
 
 
@@ -141,6 +144,62 @@ def test_missing_files_error_names_every_file(tmp_path):
     assert "smpl-x.is.tue.mpg.de" in msg and "human_model_path" in msg
     with pytest.raises(BodyModelFilesMissing, match="MANO_SMPLX_vertex_ids.pkl"):
         load_hand_vertex_ids(tmp_path)
+
+
+def _damaged_copy(human_model_path, tmp_path, edit):
+    """A copy of the synthetic smplx/ folder whose SMPLX_NEUTRAL.npz went through ``edit(path)``."""
+    dst = tmp_path / "human_model_files"
+    shutil.copytree(human_model_path / "smplx", dst / "smplx")
+    path = dst / "smplx" / "SMPLX_NEUTRAL.npz"
+    edit(path)
+    return dst, path
+
+
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _drop_j_regressor(path):
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files if k != "J_regressor"}
+    np.savez(path, **arrays)
+
+
+def _corrupt_member(path):
+    """Central directory intact, compressed bytes of the arrays overwritten: fails only when smplx reads."""
+    data = bytearray(path.read_bytes())
+    start = len(data) // 4
+    data[start:start + 4096] = bytes(4096)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (_truncate, r"cannot be read \(BadZipFile: .*truncated or corrupt"),
+    (_drop_j_regressor, r"has no J_regressor \(it holds .*v_template.*\); it is not a complete SMPL-X model file"),
+    (_corrupt_member, r"cannot be read \(\w+: .*truncated or corrupt"),
+])
+def test_damaged_smplx_file_gives_one_message_naming_it(human_model_path, tmp_path, edit, problem):
+    model_dir, path = _damaged_copy(human_model_path, tmp_path, edit)
+    with pytest.raises(BodyModelFileError) as exc:
+        SMPLX(model_dir)
+    assert str(exc.value).startswith(f"Body model file {path} ")
+    assert re.search(problem, str(exc.value)), str(exc.value)
+    assert "smpl-x.is.tue.mpg.de" in str(exc.value) and "human_model_path" in str(exc.value)
+    assert isinstance(exc.value, BodyModelError) and not isinstance(exc.value, BodyModelFilesMissing)
+
+
+def test_damaged_pickles_name_the_file(tmp_path):
+    smplx_dir = tmp_path / "smplx"
+    smplx_dir.mkdir()
+    for name, loader in (("MANO_SMPLX_vertex_ids.pkl", load_hand_vertex_ids), ("SMPLX_to_J14.pkl", load_j14_regressor)):
+        (smplx_dir / name).write_bytes(pickle.dumps({"left_hand": np.arange(3)})[:10])  # truncated
+        with pytest.raises(BodyModelFileError, match=f"{smplx_dir / name} cannot be read"):
+            loader(tmp_path)
+    (tmp_path / "smpl").mkdir()
+    (tmp_path / "smpl" / "SMPL_NEUTRAL.pkl").write_bytes(pickle.dumps([1, 2]))
+    with pytest.raises(BodyModelFileError, match="holds a list, not the dict of an SMPL model"):
+        SMPL(tmp_path)
 
 
 def test_chumpy_pickles_load_without_chumpy(tmp_path, monkeypatch):

@@ -1,7 +1,10 @@
 """Checkpoint I/O: original-format round trip, strict mismatch reports, legacy names, safe loading,
 atomic saving, safetensors conversion and ViTPose encoder init."""
+import errno
 import importlib.util
 import logging
+import os
+import stat
 import subprocess
 import sys
 from collections import OrderedDict
@@ -15,6 +18,7 @@ from torch import nn
 from common.checkpoint import (CheckpointError, CheckpointMismatchError, CheckpointNotFoundError,
                                UnsafeCheckpointError, load_checkpoint, load_vitpose_encoder, normalize_key,
                                save_checkpoint)
+from common.utils.files import FileWriteError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,6 +121,31 @@ def test_strict_mismatch_names_the_key(tmp_path, edit, names):
     _assert_equal(dst, before)  # nothing loaded
 
 
+@pytest.mark.parametrize('checkpoint_depth, edit, hint', [
+    (2, 'remove one key', False),          # a damaged file, not another model size
+    (2, 'rename one key', False),
+    (2, 'reshape one key', True),          # shapes say so
+    (4, None, True),                       # a deeper encoder: the block counts say so
+    (1, None, True),
+])
+def test_model_size_hint_only_when_shapes_or_block_counts_differ(tmp_path, checkpoint_depth, edit, hint):
+    network = OrderedDict(('module.' + k, v) for k, v in _weights(StandIn(depth=checkpoint_depth)).items())
+    key = 'module.encoder.blocks.1.attn.qkv.weight'
+    if edit == 'remove one key':
+        del network[key]
+    elif edit == 'rename one key':
+        network[key.replace('qkv.', 'qkv2.')] = network.pop(key)
+    elif edit == 'reshape one key':
+        network[key] = torch.zeros(24, 9)
+    path = tmp_path / 'ckpt.pth.tar'
+    torch.save({'network': network}, path)
+    with pytest.raises(CheckpointMismatchError) as info:
+        load_checkpoint(StandIn(depth=2), path)
+    assert ('another model size' in str(info.value)) == hint, str(info.value)
+    if edit is None:
+        assert f'encoder: the checkpoint has {checkpoint_depth} blocks, the model 2' in str(info.value)
+
+
 def test_non_strict_loads_the_rest_and_warns(tmp_path, caplog):
     src = StandIn(seed=0)
     path = _write_original(tmp_path / 'partial.pth.tar', src, drop='body_regressor.0.bias')
@@ -128,6 +157,17 @@ def test_non_strict_loads_the_rest_and_warns(tmp_path, caplog):
     assert torch.equal(dst.body_regressor[0].bias, kept_bias)
     assert torch.equal(dst.body_regressor[0].weight, src.body_regressor[0].weight)
     assert torch.equal(dst.encoder.pos_embed, src.encoder.pos_embed)
+
+
+def test_non_strict_refuses_a_file_of_which_nothing_fits(tmp_path):
+    """Fine-tuning loads non-strictly; a file that matches no tensor at all is another network, not a partial fit."""
+    path = tmp_path / 'other.pth.tar'
+    torch.save({'network': {'roi_head.fc.weight': torch.zeros(3, 3)}}, path)
+    dst = StandIn(seed=1)
+    before = _weights(dst)
+    with pytest.raises(CheckpointMismatchError, match='No tensor of the file fits the model'):
+        load_checkpoint(dst, path, strict=False)
+    _assert_equal(dst, before)
 
 
 LEGACY = {'encoder': 'backbone', 'body_regressor': 'body_rotation_net', 'hand_regressor': 'hand_rotation_net'}
@@ -213,19 +253,17 @@ def test_save_refuses_entries_that_safe_loading_would_refuse(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_atomic_save_keeps_existing_file_when_save_fails(tmp_path, monkeypatch):
+def test_full_disk_keeps_existing_file_and_says_so(tmp_path, full_disk):
+    """torch.save on a full disk raises 'RuntimeError: [enforce fail at inline_container.cc] unexpected pos';
+    save_checkpoint reports the real cause, keeps the previous file and removes its temp file."""
     path = tmp_path / 'snapshot_1.pth.tar'
     first = StandIn(seed=0)
     save_checkpoint(path, first, epoch=1)
-
-    def broken_save(obj, f, *args, **kwargs):
-        Path(f).write_bytes(b'half a checkpoint')
-        raise OSError('disk full')
-
-    monkeypatch.setattr(torch, 'save', broken_save)
-    with pytest.raises(OSError, match='disk full'):
-        save_checkpoint(path, StandIn(seed=1), epoch=2)
-    monkeypatch.undo()
+    full_disk(limit=20_000)
+    with pytest.raises(FileWriteError) as info:  # the failing write is the 400 kB tensor's (unbuffered)
+        save_checkpoint(path, StandIn(seed=1), epoch=2, big=torch.zeros(100_000))
+    assert str(info.value).startswith(f'no space left on device while writing {path}')
+    assert info.value.errno == errno.ENOSPC and 'enforce fail' not in str(info.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ['snapshot_1.pth.tar']
     dst = StandIn(seed=2)
     assert load_checkpoint(dst, path)['epoch'] == 1
@@ -295,10 +333,22 @@ def test_safetensors_round_trip_via_converter(tmp_path, dtype, torch_dtype):
     _assert_equal(dst, expected)
 
 
+def test_converted_safetensors_file_gets_umask_permissions(tmp_path):
+    """safetensors writes 0o600 files; ours get 0o666 minus the umask, like any other output."""
+    pth = _write_original(tmp_path / 'm.pth.tar', StandIn())
+    out = tmp_path / 'm.safetensors'
+    old = os.umask(0o002)
+    try:
+        assert _convert(pth, out) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o664
+
+
 def test_converter_refuses_unsafe_input_unless_flagged(tmp_path):
     pth = _write_original(tmp_path / 'u.pth.tar', StandIn(), extra_object=Custom())
     out = tmp_path / 'u.safetensors'
-    assert _convert(pth, out) == 1 and not out.exists()
+    assert _convert(pth, out) == 2 and not out.exists()
     assert _convert(pth, out, '--unsafe_load') == 0 and out.exists()
 
 

@@ -1,8 +1,9 @@
-"""Config files carry the SPEC values; load_config resolves paths and checks overrides; run dirs are made.
+"""Config files carry the SPEC values; load_config resolves paths, checks overrides and warns about unknown keys.
 
 Expected values are typed in from SPEC §1.1, §1.2, §3.4, §3.5 (not read back from the config code).
 """
 import argparse
+import logging
 import math
 import os
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from common.config import (
-    ConfigError, add_cfg_options_argument, config_path_for_model, load_config, parse_cfg_options, setup_run_dirs,
+    ConfigError, add_cfg_options_argument, config_path_for_model, known_keys, load_config, parse_cfg_options,
+    runtime_paths,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -224,17 +226,35 @@ def test_parse_cfg_options_and_argparse():
         parse_cfg_options(['lr'])
 
 
-def test_setup_run_dirs_and_dumped_config_reloads(tmp_path):
-    cfg = load_config('smpler_x_s5', {'output_root': str(tmp_path), 'encoder.depth': 2, 'lr': 3e-4})
-    setup_run_dirs(cfg, 'exp', timestamp='20240101_000000')
-    run = tmp_path / 'exp_20240101_000000'
-    assert cfg.output_dir == str(run)
-    for attr, folder in [('model_dir', 'model_dump'), ('log_dir', 'log'), ('result_dir', 'result'),
-                         ('vis_dir', 'vis'), ('code_dir', 'code')]:
-        assert (run / folder).is_dir() and cfg[attr] == str(run / folder)
-    reloaded = load_config(run / 'code' / 'config.py')
-    assert reloaded.to_dict() == cfg.to_dict()
-    assert reloaded.encoder.depth == 2 and reloaded.lr == 3e-4 and reloaded.model_dir == str(run / 'model_dump')
-    assert isinstance(reloaded.input_img_shape, tuple)
-    setup_run_dirs(cfg, 'other')  # default timestamp
-    assert len([p for p in tmp_path.iterdir() if p.name.startswith('other_')]) == 1
+def test_runtime_paths_without_a_config_file(tmp_path):
+    """What --result_path needs before the run's config is known: the same paths load_config gives."""
+    assert runtime_paths()['output_root'] == str(REPO / 'output')
+    assert runtime_paths({'output_root': str(tmp_path), 'lr': 1.0}) == dict(
+        runtime_paths(), output_root=str(tmp_path))
+    assert runtime_paths({'root_dir': str(tmp_path)})['output_root'] == str(tmp_path / 'output')
+    cfg = load_config('smpler_x_s5', {'output_root': 'runs'})
+    assert runtime_paths({'output_root': 'runs'})['output_root'] == cfg.output_root == str(REPO / 'runs')
+
+
+def test_config_file_with_unknown_keys_warns_with_close_matches(tmp_path, caplog):
+    user = tmp_path / 'my_config.py'
+    user.write_text(f"_base_ = ['{REPO}/main/config/config_smpler_x_s32.py']\n"
+                    "lrr = 1e-4\ntrain_batch_sise = 4\nmy_note = 'x'\nlr = 2e-5\n")
+    with caplog.at_level(logging.WARNING, logger='common.config'):
+        cfg = load_config(user)
+    assert cfg.lr == 2e-5 and cfg.lrr == 1e-4  # loaded as written; only warned about
+    warned = {r.getMessage().split("unknown key '")[1].split("'")[0]: r.getMessage() for r in caplog.records}
+    assert sorted(warned) == ['lrr', 'my_note', 'train_batch_sise']
+    assert str(user) in warned['lrr'] and "did you mean lr" in warned['lrr']
+    assert 'did you mean train_batch_size' in warned['train_batch_sise']
+    assert 'no similar key exists' in warned['my_note']
+
+
+def test_shipped_configs_define_only_known_keys(caplog):
+    """Every key of every shipped config is known (so the warning above only fires for user mistakes)."""
+    assert {'lr', 'feat_dim', 'encoder', 'trainset_humandata', 'BEDLAM_train_sample_interval'} <= known_keys()
+    assert 'output_dir' not in known_keys() and '_base_' not in known_keys()
+    with caplog.at_level(logging.WARNING, logger='common.config'):
+        for path in sorted((REPO / 'main' / 'config').glob('config_*.py')):
+            load_config(path)
+    assert not [r for r in caplog.records if 'unknown key' in r.getMessage()]

@@ -2,6 +2,7 @@
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,8 +33,23 @@ def script():
 @pytest.fixture
 def quiet_logging(monkeypatch):
     """run() configures the root logger for a real process; keep pytest's handlers instead."""
-    from common.engine import train_log
-    monkeypatch.setattr(train_log, 'setup_logging', lambda *args, **kwargs: None)
+    from common.utils import logs
+    monkeypatch.setattr(logs, 'setup_logging', lambda *args, **kwargs: None)
+
+
+@pytest.fixture
+def model_factory(monkeypatch):
+    """``model_factory(wrap)``: main/test.py's ``build_model`` (looked up in common.model when run() starts)
+    returns ``wrap(real_model, cfg)``; the rest of the path (checkpoint load, loader, evaluator) is the real one."""
+    import common.model
+
+    real_build = common.model.build_model
+
+    def install(wrap):
+        monkeypatch.setattr(common.model, 'build_model',
+                            lambda cfg, *a, **k: wrap(real_build(cfg, *a, **k), cfg))
+
+    return install
 
 
 @pytest.fixture(scope='module')
@@ -105,12 +121,10 @@ def test_torchrun_two_ranks_matches_single_process(single_process_run, tiny_ckpt
         assert record['metrics']['EHF'][name] == pytest.approx(value, rel=1e-5, abs=1e-4), name
 
 
-def _gt_model_factory(cfg):
+def _with_gt_mesh(model, cfg):
     """The real tiny model whose test output mesh is replaced by the GT: sidecar params -> body model."""
-    from common.model import build_model
     from common.utils.human_models import get_smplx
 
-    model = build_model(cfg)
     body = get_smplx(cfg.human_model_path)
     forward = model.forward
 
@@ -128,11 +142,12 @@ def _gt_model_factory(cfg):
     return model
 
 
-def test_ground_truth_through_the_same_path_scores_zero(script, quiet_logging, tiny_ckpt, human_model_path,
-                                                        synthetic_data_dir, tmp_path, capsys):
+def test_ground_truth_through_the_same_path_scores_zero(script, quiet_logging, model_factory, tiny_ckpt,
+                                                        human_model_path, synthetic_data_dir, tmp_path, capsys):
     out = tmp_path / 'out'
     args = script.parse_args(_argv(tiny_ckpt, human_model_path, synthetic_data_dir, out, '--vis'))
-    results = script.run(args, build_model_fn=_gt_model_factory)
+    model_factory(_with_gt_mesh)
+    results = script.run(args)
     assert set(results['EHF']) == set(WHOLE_BODY_METRICS)
     for name, value in results['EHF'].items():
         assert value == pytest.approx(0.0, abs=1e-2), name          # < 0.01 mm (PLY text precision)
@@ -177,8 +192,12 @@ def test_bad_inputs_give_clear_messages(script, quiet_logging, tiny_ckpt, human_
                                         tmp_path, capsys):
     def fails(data_dir, *cfg_extra, ckpt=tiny_ckpt):
         argv = _argv(ckpt, human_model_path, data_dir, tmp_path / 'out', cfg_extra=cfg_extra)
-        assert script.main(argv) == 1
-        return capsys.readouterr().err
+        with pytest.raises(SystemExit) as exc:
+            script.main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith('test.py: error: '), err
+        return err
 
     missing_dir = tmp_path / 'no_such_dataset'
     assert str(missing_dir / 'EHF' / 'data' / 'EHF.json') in fails(missing_dir)
@@ -199,28 +218,9 @@ def test_bad_inputs_give_clear_messages(script, quiet_logging, tiny_ckpt, human_
     assert not list((tmp_path / 'out').glob('test_EHF_*')), 'no run folder for a run that could not start'
 
 
-def test_result_path_finds_run_config_and_snapshot(tmp_path):
-    from common.engine.tester import TestInputError, find_run_files
-    run = tmp_path / 'output' / 's32_20240101_000000'
-    (run / 'code').mkdir(parents=True)
-    (run / 'model_dump').mkdir()
-    (run / 'code' / 'config.py').write_text('feat_dim = 64\n')
-    for n in (0, 2, 10):
-        (run / 'model_dump' / f'snapshot_{n}.pth.tar').write_bytes(b'')
-    config, ckpt = find_run_files('s32_20240101_000000', None, tmp_path / 'output')
-    assert config == run / 'code' / 'config.py' and ckpt.name == 'snapshot_10.pth.tar'
-    assert find_run_files(run, 2)[1].name == 'snapshot_2.pth.tar'
-    with pytest.raises(TestInputError, match=r'available --ckpt_idx values: \[0, 2, 10\]'):
-        find_run_files(run, 5)
-    with pytest.raises(TestInputError, match='no such run folder'):
-        find_run_files(tmp_path / 'missing', 0)
-
-
-def _pseudo_gt_model_factory(cfg):
+def _with_shifted_pseudo_gt(model, cfg):
     """The real tiny model, its prediction replaced by the pseudo-GT mesh it builds from the GT params,
     shifted by 1 m: every metric aligns translation, so a correctly wired HumanData path scores 0 mm."""
-    from common.model import build_model
-    model = build_model(cfg)
     forward = model.forward
 
     def shifted_pseudo_gt(inputs, targets, meta_info, mode='test'):
@@ -232,8 +232,8 @@ def _pseudo_gt_model_factory(cfg):
     return model
 
 
-def test_humandata_test_set_uses_pseudo_gt(script, quiet_logging, tiny_ckpt, human_model_path, synthetic_data_dir,
-                                           tmp_path, capsys):
+def test_humandata_test_set_uses_pseudo_gt(script, quiet_logging, model_factory, tiny_ckpt, human_model_path,
+                                           synthetic_data_dir, tmp_path, capsys):
     data_dir = tmp_path / 'data'
     (data_dir / 'preprocessed_datasets').mkdir(parents=True)
     (data_dir / 'Synthetic').symlink_to(synthetic_data_dir / 'Synthetic', target_is_directory=True)
@@ -241,7 +241,8 @@ def test_humandata_test_set_uses_pseudo_gt(script, quiet_logging, tiny_ckpt, hum
                 data_dir / 'preprocessed_datasets' / 'synthetic_test.npz')
     argv = _argv(tiny_ckpt, human_model_path, data_dir, tmp_path / 'out')
     argv[1] = 'Synthetic'
-    results = script.run(script.parse_args(argv), build_model_fn=_pseudo_gt_model_factory)
+    model_factory(_with_shifted_pseudo_gt)
+    results = script.run(script.parse_args(argv))
     assert all(v == pytest.approx(0.0, abs=1e-3) for v in results['Synthetic'].values()), results
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == '======Synthetic======' and lines[1].endswith('vis')      # the original's layout
@@ -249,12 +250,16 @@ def test_humandata_test_set_uses_pseudo_gt(script, quiet_logging, tiny_ckpt, hum
     assert lines[-1] == ','.join(['0.00'] * 14)
 
 
-def test_result_path_reuses_the_run_config(script, quiet_logging, single_process_run, tiny_ckpt, tmp_path):
-    """--result_path RUN: the run's code/config.py (tiny sizes, synthetic paths) + model_dump/snapshot_N."""
-    run_dir = next(single_process_run[1].glob('test_EHF_*'))
-    (run_dir / 'model_dump' / 'snapshot_1.pth.tar').write_bytes(tiny_ckpt.read_bytes())
+def test_result_path_reuses_the_run_config(script, quiet_logging, single_process_run, tiny_ckpt, tmp_path,
+                                           monkeypatch):
+    """--result_path NAME: the run NAME under the output_root given by --cfg-options (not a fixed ROOT/output),
+    its code/config.py (tiny sizes, synthetic paths) + model_dump/snapshot_N."""
     out = tmp_path / 'out'
-    args = script.parse_args(['--testset', 'EHF', '--result_path', str(run_dir), '--ckpt_idx', '1',
+    run_dir = out / 'trained_20240101_000000'
+    shutil.copytree(next(single_process_run[1].glob('test_EHF_*')), run_dir)
+    (run_dir / 'model_dump' / 'snapshot_1.pth.tar').write_bytes(tiny_ckpt.read_bytes())
+    monkeypatch.chdir(tmp_path)  # NAME is no path relative to the working directory
+    args = script.parse_args(['--testset', 'EHF', '--result_path', run_dir.name, '--ckpt_idx', '1',
                               '--num_workers', '0', '--cfg-options', f'output_root={out}'])
     results = script.run(args)
     record = _result(out)
@@ -262,3 +267,19 @@ def test_result_path_reuses_the_run_config(script, quiet_logging, single_process
     assert record['checkpoint'] == str(run_dir / 'model_dump' / 'snapshot_1.pth.tar')
     for name, value in _result(single_process_run[1])['metrics']['EHF'].items():
         assert results['EHF'][name] == pytest.approx(value, rel=1e-5, abs=1e-4), name
+
+
+@pytest.mark.parametrize('device, message', [
+    ('tpu', r"argument --device: unknown device 'tpu'; use 'auto'"),
+    ('cuda', r'--device cuda: CUDA is not available on this machine'),
+])
+def test_unusable_device_is_one_line_and_exit_2(script, device, message, tiny_ckpt, human_model_path,
+                                                synthetic_data_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)  # the same on a GPU machine
+    argv = _argv(tiny_ckpt, human_model_path, synthetic_data_dir, tmp_path / 'out', '--device', device)
+    with pytest.raises(SystemExit) as exc:
+        script.main(argv)
+    assert exc.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith('test.py: error: ') and re.search(message, lines[0]), lines
+    assert not (tmp_path / 'out').exists()

@@ -95,17 +95,6 @@ def test_bad_inputs_fail_before_any_work(case, options, message, tmp_path, synth
     assert not torch.distributed.is_initialized()
 
 
-def test_find_latest_run_matches_only_this_experiment(tmp_path):
-    from common.engine.train_setup import find_latest_run
-    for name in ('s32_20240101_000000', 's32_20240102_000000', 's32_ft_20250101_000000', 's32_20240103_000000'):
-        (tmp_path / name / 'model_dump').mkdir(parents=True)
-    for name in ('s32_20240101_000000', 's32_20240102_000000', 's32_ft_20250101_000000'):
-        (tmp_path / name / 'model_dump' / 'snapshot_0.pth.tar').write_bytes(b'x')
-    assert find_latest_run(str(tmp_path), 's32') == str(tmp_path / 's32_20240102_000000')  # 0103 has none
-    assert find_latest_run(str(tmp_path), 's32_ft') == str(tmp_path / 's32_ft_20250101_000000')
-    assert find_latest_run(str(tmp_path), 'b32') is None
-
-
 @pytest.mark.parametrize('resume, message', [
     ('', r"no run of --exp_name 'nothing'"),
     ('/nonexistent/run', r'--resume /nonexistent/run: no such file'),
@@ -145,6 +134,10 @@ def test_cli_kill_and_resume_reproduces_uninterrupted_run(tmp_path, synthetic_da
     dump = run_dir / 'model_dump'
     assert sorted(p.name for p in dump.glob('snapshot_*')) == ['snapshot_0.pth.tar', 'snapshot_1.pth.tar']
     reference = torch.load(dump / 'snapshot_1.pth.tar', map_location='cpu', weights_only=True)
+    finished = _run([sys.executable, str(TRAIN), *args, '--exp_name', 'rs', '--resume'])  # nothing left to do
+    assert 'the run is finished: 2 of 2 epochs done' in finished.stderr and 'epochs 2..1' not in finished.stderr
+    assert 'training:' not in finished.stderr and 'Saved checkpoint' not in finished.stderr
+    assert torch.load(dump / 'snapshot_1.pth.tar', weights_only=True)['iteration'] == reference['iteration']
     (dump / 'snapshot_1.pth.tar').unlink()
 
     _run([sys.executable, str(TRAIN), *args, 'lr=0.5', '--exp_name', 'rs', '--resume'])  # newest 'rs' run
@@ -229,3 +222,40 @@ def test_slurm_script_without_editing(tmp_path):
     assert '--partition=gpu-a100' in args and '--gres=gpu:4' in args
     bad = subprocess.run(['sh', script, 'job3', 'two', 'c.py'], env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and 'NUM_GPU' in bad.stderr
+
+
+@pytest.mark.parametrize('device, message', [
+    ('tpu', r"argument --device: unknown device 'tpu'; use 'auto'"),
+    ('cuda', r'--device cuda: CUDA is not available on this machine'),
+    ('cuda:3', r'--device cuda:3: CUDA is not available on this machine'),
+])
+def test_unusable_device_is_one_line_and_exit_2(device, message, tmp_path, synthetic_data_dir, human_model_path,
+                                                capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)  # the same on a GPU machine
+    module = _load_train_module()
+    argv = tiny_args(synthetic_data_dir, human_model_path, tmp_path / 'out') + ['--exp_name', 'dev']
+    argv[argv.index('--device') + 1] = device
+    with pytest.raises(SystemExit) as exc:
+        module.main(argv)
+    assert exc.value.code == 2
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ' INFO ' not in ln]
+    assert len(lines) == 1 and lines[0].startswith('train.py: error: ') and re.search(message, lines[0]), lines
+    assert not (tmp_path / 'out').exists()
+
+
+def test_full_disk_while_saving_a_snapshot(tmp_path, synthetic_data_dir, human_model_path, capsys, full_disk):
+    """One line naming the snapshot (not torch's '[enforce fail at inline_container.cc] unexpected pos'), exit 1,
+    no temp file left."""
+    module = _load_train_module()
+    out = tmp_path / 'out'
+    argv = tiny_args(synthetic_data_dir, human_model_path, out, 'train_batch_size=4', 'end_epoch=1',
+                     'total_data_len=4') + ['--exp_name', 'full']
+    full_disk(limit=100_000)  # far less than a snapshot of the tiny model
+    with pytest.raises(SystemExit) as exc:
+        module.main(argv)
+    assert exc.value.code == 1
+    dump = _only_run_dir(out, 'full') / 'model_dump'
+    err = capsys.readouterr().err
+    assert f'train.py: error: no space left on device while writing {dump / "snapshot_0.pth.tar"}' in err
+    assert 'enforce fail' not in err and 'Traceback' not in err
+    assert list(dump.iterdir()) == []

@@ -17,8 +17,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from common.engine.optim import (FINE_TUNE_FROZEN, apply_fine_tune, build_optimizer_from_args,
                                  build_scheduler_from_args)
-from common.engine.snapshots import (TrainState, list_snapshots, resume_from, save_snapshot,
-                                     seed_everything)
+from common.engine.snapshots import TrainState, resume_from, save_snapshot, seed_everything
+from common.run_dir import list_snapshots
 from common.engine.train_log import TrainLogger
 from common.engine.trainer import LoopSettings, check_finite, reduce_losses, train_loop
 
@@ -237,6 +237,10 @@ def _snapshot_saver(model_dir, parts, keep_last=0):
                                     keep_last=keep_last)
 
 
+def _newest_first(model_dir):
+    return [p for _, p in list_snapshots(model_dir)]
+
+
 def test_resume_is_bitwise_and_ignores_a_wrong_config_lr(tmp_path):
     """Uninterrupted 2 epochs == 1 epoch, 'kill', rebuild with a wrong lr, resume 1 epoch."""
     full = make_run(end_epoch=2)
@@ -249,8 +253,8 @@ def test_resume_is_bitwise_and_ignores_a_wrong_config_lr(tmp_path):
     np.random.normal(size=100), torch.rand(100)              # the new process's RNG is elsewhere
 
     resumed = make_run(lr=0.5, end_epoch=2)                  # wrong lr in the "config"
-    state, path = resume_from(str(tmp_path), *resumed[:4])
-    assert path.endswith('snapshot_0.pth.tar')
+    state, path = resume_from(_newest_first(tmp_path), *resumed[:4])
+    assert path.name == 'snapshot_0.pth.tar'
     assert (state.epoch, state.iteration) == (1, 8)
     assert resumed[2].last_epoch == 8 and resumed[2].base_lrs == [1e-2, 1e-2]
     assert resumed[1].param_groups[0]['lr'] == first[1].param_groups[0]['lr']
@@ -272,21 +276,24 @@ def test_resume_skips_a_torn_snapshot(tmp_path):
     run(parts, save=_snapshot_saver(tmp_path, parts))
     good = (tmp_path / 'snapshot_0.pth.tar').read_bytes()
     (tmp_path / 'snapshot_1.pth.tar').write_bytes(good[: len(good) // 2])
-    state, path = resume_from(str(tmp_path), *make_run(end_epoch=2)[:4])
-    assert path.endswith('snapshot_0.pth.tar') and state.epoch == 1
+    state, path = resume_from(_newest_first(tmp_path), *make_run(end_epoch=2)[:4])
+    assert path.name == 'snapshot_0.pth.tar' and state.epoch == 1
 
 
 KILL_DURING_SAVE = textwrap.dedent('''
-    import os, signal, sys, torch
+    import io, os, signal, sys, torch
     sys.path.insert(0, {repo!r}); sys.path.insert(0, {tests!r})
     from test_trainer import make_run, run, _snapshot_saver
     parts = make_run(end_epoch=2)
     real_save = torch.save
+    calls = []
     def dying_save(obj, f, *a, **k):
-        if 'snapshot_1' in str(f):          # the second snapshot: write half a file, then get killed
-            real_save(obj, f, *a, **k)
-            with open(f, 'r+b') as fh:
-                fh.truncate(os.path.getsize(f) // 2)
+        calls.append(f)
+        if len(calls) == 2:                 # the second snapshot: write half a file, then get killed
+            buf = io.BytesIO()
+            real_save(obj, buf, *a, **k)
+            f.write(buf.getvalue()[: len(buf.getvalue()) // 2])
+            f.flush()
             os.kill(os.getpid(), signal.SIGKILL)
         return real_save(obj, f, *a, **k)
     torch.save = dying_save
@@ -299,5 +306,5 @@ def test_kill_during_save_keeps_previous_snapshot(tmp_path):
     proc = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert [e for e, _ in list_snapshots(str(tmp_path))] == [0]       # the torn write is not a snapshot
-    state, path = resume_from(str(tmp_path), *make_run(end_epoch=2)[:4])
-    assert path.endswith('snapshot_0.pth.tar') and (state.epoch, state.iteration) == (1, 8)
+    state, path = resume_from(_newest_first(tmp_path), *make_run(end_epoch=2)[:4])
+    assert path.name == 'snapshot_0.pth.tar' and (state.epoch, state.iteration) == (1, 8)

@@ -19,8 +19,10 @@ if __package__ in (None, ''):  # run as a script: make the repository root impor
 
 import torch  # noqa: E402
 
-from common.checkpoint import (CheckpointError, atomic_write, normalize_state_dict,  # noqa: E402
-                               read_checkpoint_file, split_checkpoint)
+from common.checkpoint import (CheckpointError, normalize_state_dict, read_checkpoint_file,  # noqa: E402
+                               split_checkpoint)
+from common.utils.files import FileWriteError, atomic_write  # noqa: E402
+from common.utils.logs import setup_logging  # noqa: E402
 
 logger = logging.getLogger('convert_checkpoint')
 
@@ -70,10 +72,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format='%(levelname)s %(message)s')
+    setup_logging()
     try:
         n = convert_checkpoint(args.src, args.dst, args.dtype, allow_unsafe=args.unsafe_load)
-    except (CheckpointError, ValueError) as e:
+    except (CheckpointError, ValueError) as e:  # an unusable input file: exit status 2, as a bad flag
+        logger.error('%s', e)
+        return 2
+    except FileWriteError as e:  # e.g. the disk is full
         logger.error('%s', e)
         return 1
     logger.info('Wrote %d tensors (%s) to %s', n, args.dtype, args.dst)

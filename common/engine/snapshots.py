@@ -4,30 +4,36 @@ A snapshot is the original checkpoint format written by :func:`common.checkpoint
 (``epoch``, ``network`` with ``module.`` keys, ``optimizer``) plus the training state needed to continue
 bit-for-bit: ``iteration`` (optimiser steps done), ``scheduler``, ``scaler``, ``rng`` (the RNG states of
 every rank) and ``config`` (the resolved config text). The write is atomic (temporary file + rename), so a
-run killed at any moment leaves the previous snapshot intact; :func:`resume_from` also falls back to the
-previous snapshot if the newest one cannot be read.
+run killed at any moment leaves the previous snapshot intact; :func:`read_snapshot` also falls back to the
+previous snapshot if the newest one cannot be read. Snapshots are read only through the safe loader
+(``common.checkpoint.read_checkpoint_file``): a file that needs full unpickling stops the resume unless
+``allow_unsafe`` (``--unsafe_load``). Which files to try comes from ``common.run_dir.plan_resume``.
 """
 from __future__ import annotations
 
 import logging
 import os
 import random
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from common.checkpoint import load_checkpoint, save_checkpoint
+from common.checkpoint import (CheckpointError, UnsafeCheckpointError, load_state_from, read_checkpoint_file,
+                               save_checkpoint)
+from common.run_dir import list_snapshots, snapshot_path
 from common.utils import distributed as dist_utils
 
-__all__ = ['TrainState', 'snapshot_path', 'list_snapshots', 'save_snapshot', 'prune_snapshots',
-           'resume_from', 'capture_rng', 'restore_rng', 'seed_everything']
+__all__ = ['TrainState', 'TRAINING_STATE_KEYS', 'save_snapshot', 'prune_snapshots', 'read_snapshot',
+           'restore_snapshot', 'resume_from', 'capture_rng', 'restore_rng', 'seed_everything']
 
 logger = logging.getLogger(__name__)
 
-_SNAPSHOT_RE = re.compile(r'^snapshot_(\d+)\.pth\.tar$')
+# Entries a snapshot written by save_snapshot has beyond the original checkpoint format.
+TRAINING_STATE_KEYS = ('optimizer', 'scheduler', 'scaler', 'iteration', 'next_epoch')
 
 
 @dataclass
@@ -67,27 +73,11 @@ def restore_rng(state: dict) -> None:
         torch.cuda.set_rng_state_all(state['cuda'])
 
 
-def snapshot_path(model_dir: str, epoch: int) -> str:
-    return os.path.join(model_dir, f'snapshot_{epoch}.pth.tar')
-
-
-def list_snapshots(model_dir: str) -> list[tuple[int, str]]:
-    """``[(epoch, path), ...]`` of the complete snapshots in ``model_dir``, newest first.
-
-    Temporary files of an interrupted write never match the ``snapshot_{N}.pth.tar`` pattern.
-    """
-    if not os.path.isdir(model_dir):
-        return []
-    found = [(int(m.group(1)), os.path.join(model_dir, name))
-             for name in os.listdir(model_dir) if (m := _SNAPSHOT_RE.match(name))]
-    return sorted(found, reverse=True)
-
-
 def prune_snapshots(model_dir: str, keep_last: int) -> list[str]:
     """Delete all but the ``keep_last`` newest snapshots (``keep_last <= 0`` keeps all); returns deleted paths."""
     if keep_last <= 0:
         return []
-    doomed = [path for _, path in list_snapshots(model_dir)[keep_last:]]
+    doomed = [str(path) for _, path in list_snapshots(model_dir)[keep_last:]]
     for path in doomed:
         os.remove(path)
         logger.info('removed old snapshot %s (keep_last_ckpts=%d)', path, keep_last)
@@ -105,7 +95,7 @@ def save_snapshot(model_dir: str, model: nn.Module, optimizer, scheduler, scaler
     path = None
     if dist_utils.is_main_process():
         os.makedirs(model_dir, exist_ok=True)
-        path = snapshot_path(model_dir, state.epoch - 1)
+        path = str(snapshot_path(model_dir, state.epoch - 1))
         save_checkpoint(path, dist_utils.unwrap(model), optimizer, epoch=state.epoch - 1,
                         iteration=state.iteration, next_epoch=state.epoch,
                         scheduler=scheduler.state_dict(), scaler=scaler.state_dict(),
@@ -116,60 +106,58 @@ def save_snapshot(model_dir: str, model: nn.Module, optimizer, scheduler, scaler
     return path
 
 
-def _resolve(target: str) -> list[str]:
-    """Candidate snapshot files for ``--resume target`` (a file, a run dir or a model_dump dir)."""
-    if os.path.isfile(target):
-        return [target]
-    for model_dir in (os.path.join(target, 'model_dump'), target):
-        snaps = list_snapshots(model_dir)
-        if snaps:
-            return [path for _, path in snaps]
-    raise FileNotFoundError(f'--resume {target}: no snapshot_*.pth.tar found in {target} or '
-                            f'{os.path.join(target, "model_dump")}')
+def read_snapshot(candidates: Sequence[str | Path], allow_unsafe: bool = False) -> tuple[Path, dict]:
+    """The newest readable snapshot among ``candidates`` (newest first): ``(path, checkpoint dict)``.
 
-
-def _unreadable(path: str) -> str | None:
-    """Why ``path`` is not a complete torch file (None if it is); cheap: memory-maps, reads no tensors."""
-    try:
-        torch.load(path, map_location='cpu', mmap=True, weights_only=False)
-    except Exception as err:  # noqa: BLE001 - any failure means torn/corrupt; reported to the user
-        return f'{type(err).__name__}: {err}'
-    return None
-
-
-def resume_from(target: str, model: nn.Module, optimizer, scheduler, scaler) -> tuple[TrainState, str]:
-    """Load the newest readable snapshot under ``target`` into model/optimizer/scheduler/scaler and RNG.
-
-    The learning rate comes from the snapshot (optimizer + scheduler state), not from the config, so the
-    resumed run follows the interrupted run's schedule. Returns (state, path).
+    A torn or corrupt file (a run killed while writing without our atomic save, a damaged disk) is skipped
+    with a warning. Raises UnsafeCheckpointError for a file that needs full unpickling (unless
+    ``allow_unsafe``), CheckpointError when none is readable or the file holds no training state.
     """
     errors = []
-    for path in _resolve(target):
-        problem = _unreadable(path)
-        if problem:
-            logger.warning('cannot read snapshot %s (%s); trying the previous one', path, problem)
-            errors.append(f'{path}: {problem}')
+    for path in map(Path, candidates):
+        try:
+            ckpt = read_checkpoint_file(path, allow_unsafe=allow_unsafe)
+        except UnsafeCheckpointError:
+            raise
+        except CheckpointError as err:
+            logger.warning('cannot read snapshot %s (%s); trying the previous one', path, err)
+            errors.append(f'{path}: {err}')
             continue
-        meta = load_checkpoint(dist_utils.unwrap(model), path, strict=True)
-        needed = ('optimizer', 'scheduler', 'scaler', 'iteration', 'next_epoch')
-        absent = [k for k in needed if k not in meta]
+        absent = [k for k in TRAINING_STATE_KEYS if k not in ckpt]
         if absent:
-            raise ValueError(f'{path} has no training state {absent} (not written by train.py); to start a '
-                             f'new run from its weights use --cfg-options continue_train=True '
-                             f'pretrained_model_path={path}')
-        optimizer.load_state_dict(meta['optimizer'])
-        scheduler.load_state_dict(meta['scheduler'])
-        if meta['scaler'] and scaler.is_enabled():  # {} when the run was not fp16
-            scaler.load_state_dict(meta['scaler'])
-        rng = meta.get('rng') or []
-        rank = dist_utils.get_rank()
-        if len(rng) == dist_utils.get_world_size():
-            restore_rng(rng[rank])
-        else:
-            logger.warning('snapshot has RNG states of %d ranks, this run has %d: RNG not restored',
-                           len(rng), dist_utils.get_world_size())
-        state = TrainState(epoch=int(meta['next_epoch']), iteration=int(meta['iteration']))
-        logger.info('resumed from %s: next epoch %d, iteration %d, lr %.3g', path, state.epoch,
-                    state.iteration, optimizer.param_groups[0]['lr'])
-        return state, path
-    raise RuntimeError('no readable snapshot to resume from:\n  ' + '\n  '.join(errors))
+            raise CheckpointError(f'{path} has no training state {absent} (not written by train.py); to start a '
+                                  f'new run from its weights use --cfg-options continue_train=True '
+                                  f'pretrained_model_path={path}')
+        return path, ckpt
+    raise CheckpointError('no readable snapshot to resume from:\n  ' + '\n  '.join(errors))
+
+
+def restore_snapshot(ckpt: dict, path: str | Path, model: nn.Module, optimizer, scheduler, scaler) -> TrainState:
+    """Load a snapshot read by :func:`read_snapshot` into model/optimizer/scheduler/scaler and this rank's RNG.
+
+    The learning rate comes from the snapshot (optimizer + scheduler state), not from the config, so the
+    resumed run follows the interrupted run's schedule.
+    """
+    meta = load_state_from(dist_utils.unwrap(model), ckpt, path, strict=True)
+    optimizer.load_state_dict(meta['optimizer'])
+    scheduler.load_state_dict(meta['scheduler'])
+    if meta['scaler'] and scaler.is_enabled():  # {} when the run was not fp16
+        scaler.load_state_dict(meta['scaler'])
+    rng = meta.get('rng') or []
+    rank = dist_utils.get_rank()
+    if len(rng) == dist_utils.get_world_size():
+        restore_rng(rng[rank])
+    else:
+        logger.warning('snapshot has RNG states of %d ranks, this run has %d: RNG not restored',
+                       len(rng), dist_utils.get_world_size())
+    state = TrainState(epoch=int(meta['next_epoch']), iteration=int(meta['iteration']))
+    logger.info('resumed from %s: next epoch %d, iteration %d, lr %.3g', path, state.epoch,
+                state.iteration, optimizer.param_groups[0]['lr'])
+    return state
+
+
+def resume_from(candidates: Sequence[str | Path], model: nn.Module, optimizer, scheduler, scaler,
+                allow_unsafe: bool = False) -> tuple[TrainState, Path]:
+    """:func:`read_snapshot` then :func:`restore_snapshot`; returns (state, path of the snapshot used)."""
+    path, ckpt = read_snapshot(candidates, allow_unsafe)
+    return restore_snapshot(ckpt, path, model, optimizer, scheduler, scaler), path

@@ -27,6 +27,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from common.evaluation.metrics import WHOLE_BODY_METRICS
+from common.run_dir import Run
 from common.utils import distributed as comm
 from common.inference.person import outputs_to_params
 from common.utils.precision import autocast, to_device
@@ -36,78 +37,8 @@ logger = logging.getLogger(__name__)
 __all__ = [
     'InferenceSampler', 'IndexedDataset', 'build_test_loader',
     'inference_on_dataset', 'SmplxNpzWriter', 'format_results', 'write_results', 'write_error_csv',
-    'append_result_rows', 'write_run_outputs', 'RUN_DIR_KEYS', 'TestInputError', 'find_run_files',
-    'config_for_checkpoint',
+    'append_result_rows', 'write_run_outputs',
 ]
-
-# Config snapshot of a training run: ours (common.config.setup_run_dirs), then the original's name.
-RUN_CONFIG_NAMES = ('config.py', 'config_base.py')
-# Config keys set by common.config.setup_run_dirs that every rank needs.
-RUN_DIR_KEYS = ('output_dir', 'result_dir', 'vis_dir', 'log_dir', 'code_dir')
-
-
-class TestInputError(ValueError):
-    """A test run cannot start: a missing run folder, snapshot or config; the message says which."""
-
-
-def _run_config(run_dir: Path) -> Path | None:
-    for name in RUN_CONFIG_NAMES:
-        if (run_dir / 'code' / name).is_file():
-            return run_dir / 'code' / name
-    return None
-
-
-def find_run_files(result_path: str | Path, ckpt_idx: int | None = None,
-                   output_root: str | Path = 'output') -> tuple[Path, Path]:
-    """Config snapshot and checkpoint of a training run (the original's ``--result_path/--ckpt_idx``).
-
-    Args:
-        result_path: run folder, absolute or relative to the working directory or to ``output_root``.
-        ckpt_idx: snapshot number (``model_dump/snapshot_{ckpt_idx}.pth.tar``); None = the highest one.
-        output_root: where runs live (the original's ``../output``).
-
-    Returns:
-        (``{run}/code/config.py`` or ``config_base.py``, the snapshot path).
-    """
-    candidates = [Path(result_path), Path(output_root) / result_path]
-    run_dir = next((c for c in candidates if c.is_dir()), None)
-    if run_dir is None:
-        raise TestInputError(f'--result_path {result_path}: no such run folder (looked at '
-                             f'{", ".join(str(c.resolve()) for c in candidates)})')
-    config = _run_config(run_dir)
-    if config is None:
-        raise TestInputError(f'{run_dir}: no config snapshot {" or ".join(RUN_CONFIG_NAMES)} under code/; '
-                             'pass the checkpoint with --ckpt and the config with --config instead')
-    model_dir = run_dir / 'model_dump'
-    snapshots = {}
-    for p in model_dir.glob('snapshot_*.pth.tar'):
-        num = p.name[len('snapshot_'):-len('.pth.tar')]
-        if num.isdigit():
-            snapshots[int(num)] = p
-    if ckpt_idx is None:
-        if not snapshots:
-            raise TestInputError(f'{model_dir}: no snapshot_N.pth.tar found')
-        ckpt_idx = max(snapshots)
-    if ckpt_idx not in snapshots:
-        raise TestInputError(f'{model_dir / f"snapshot_{ckpt_idx}.pth.tar"} does not exist; available '
-                             f'--ckpt_idx values: {sorted(snapshots) or "none"}')
-    return config, snapshots[ckpt_idx]
-
-
-def config_for_checkpoint(ckpt: str | Path) -> Path | None:
-    """The config a checkpoint file implies, or None: ``{run}/code/config.py`` for a run's
-    ``model_dump/snapshot_N.pth.tar``, else ``main/config/config_NAME.py`` for a zoo name (``smpler_x_s32``)."""
-    ckpt = Path(ckpt)
-    if ckpt.parent.name == 'model_dump':
-        found = _run_config(ckpt.parent.parent)
-        if found is not None:
-            return found
-    from common.config import ConfigError, config_path_for_model
-    try:
-        return config_path_for_model(ckpt.name)
-    except ConfigError:
-        return None
-
 
 class InferenceSampler(Sampler):
     """Contiguous shard ``[start, end)`` of ``range(size)`` for this rank; no padding, no shuffling."""
@@ -308,20 +239,20 @@ def append_result_rows(csv_path: str | Path, checkpoint: str, results: dict[str,
     return csv_path
 
 
-def write_run_outputs(cfg, testset: str, results: dict[str, dict[str, float]], evaluator, checkpoint,
+def write_run_outputs(cfg, run: Run, results: dict[str, dict[str, float]], evaluator, checkpoint,
                       write_vis_csv: bool = False, extra: dict | None = None) -> Path:
     """Everything a finished test run leaves (main rank): ``result/result.json`` and ``result.txt``,
     ``vis/errors.csv`` when ``write_vis_csv``, and rows appended to ``{output_root}/test_results.csv``.
 
-    Reads ``cfg.result_dir, vis_dir, output_dir, output_root, filename``; ``evaluator`` provides
-    ``num_samples``, ``rank_counts`` and ``samples``. Returns the result.json path.
+    Folders and test set come from ``run``; ``cfg`` gives ``output_root`` and ``filename``; ``evaluator``
+    provides ``num_samples``, ``rank_counts`` and ``samples``. Returns the result.json path.
     """
-    extra = dict(extra or {}, config_dump=str(Path(cfg.code_dir) / 'config.py'))
-    json_path, _ = write_results(cfg.result_dir, testset, results, checkpoint=str(checkpoint),
+    extra = dict(extra or {}, config_dump=str(run.config_dump))
+    json_path, _ = write_results(run.result_dir, run.testset, results, checkpoint=str(checkpoint),
                                  config=str(cfg.filename), num_samples=evaluator.num_samples,
-                                 rank_counts=evaluator.rank_counts, vis_dir=cfg.vis_dir, extra=extra)
+                                 rank_counts=evaluator.rank_counts, vis_dir=str(run.vis_dir), extra=extra)
     if write_vis_csv:
-        write_error_csv(Path(cfg.vis_dir) / 'errors.csv', evaluator.samples)
+        write_error_csv(run.vis_dir / 'errors.csv', evaluator.samples)
     append_result_rows(Path(cfg.output_root) / 'test_results.csv', str(checkpoint), results)
     logger.info('results written to %s', json_path)
     return json_path

@@ -1,40 +1,20 @@
-"""What a training run reports: logging setup, a tqdm bar, TensorBoard scalars and a plain log file.
+"""What a training run reports: a tqdm bar, TensorBoard scalars and log lines (``common.utils.logs`` sets up
+logging, with ``{run}/log/train.log``).
 
-Only rank 0 writes (bar, TensorBoard, log file); other ranks log at WARNING to stderr.
+Only rank 0 writes (bar, TensorBoard); other ranks log at WARNING to stderr.
 TensorBoard tags: ``loss/{name}`` for every loss term (mean over ranks), ``loss/total``, ``lr``,
 ``throughput/samples_per_sec`` (all ranks together) — in ``{run}/log/``; text goes to ``{run}/log/train.log``.
 """
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import time
 
 from tqdm import tqdm
 
-__all__ = ['setup_logging', 'TrainLogger']
+__all__ = ['TrainLogger']
 
 logger = logging.getLogger(__name__)
-
-_FORMAT = '%(asctime)s %(levelname)s [rank{rank}] %(name)s: %(message)s'
-
-
-def setup_logging(rank: int, log_file: str | None = None, level: int = logging.INFO) -> None:
-    """Configure the root logger once per process: INFO on rank 0 (stderr + ``log_file``), WARNING elsewhere."""
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    root.setLevel(level if rank == 0 else logging.WARNING)
-    fmt = logging.Formatter(_FORMAT.format(rank=rank), datefmt='%H:%M:%S')
-    stream = logging.StreamHandler(sys.stderr)
-    stream.setFormatter(fmt)
-    root.addHandler(stream)
-    if log_file and rank == 0:
-        os.makedirs(os.path.dirname(log_file) or '.', exist_ok=True)
-        file_handler = logging.FileHandler(log_file)
-        file_handler.setFormatter(fmt)
-        root.addHandler(file_handler)
 
 
 class TrainLogger:

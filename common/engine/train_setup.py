@@ -1,17 +1,17 @@
-"""Turn a config into a training run: input checks, run directory, loader, model, optimiser, resume.
+"""Turn a config into a training run: input checks, loader, model, optimiser, resume.
 
 ``main/train.py`` calls, in order: :func:`validate_train_inputs` (cheap file checks, before any process
-group or GPU memory), ``distributed.init_from_env``, :func:`prepare_run_dir` (rank 0 creates, the others
-receive the path), then :func:`run_training`.
+group or GPU memory) and ``common.run_dir.plan_resume``, ``distributed.init_from_env``,
+``snapshots.read_snapshot`` and :func:`finished_message` when resuming (before any folder is made),
+``common.run_dir.setup_run`` (the run folder, as a frozen ``Run``), then :func:`run_training`.
 """
 from __future__ import annotations
 
 import contextlib
-import datetime
 import logging
 import os
 import random
-import re
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,15 +19,14 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from common.engine.optim import build_optimizer, build_scheduler
-from common.engine.snapshots import TrainState, list_snapshots, resume_from, save_snapshot, seed_everything
+from common.engine.snapshots import TrainState, restore_snapshot, save_snapshot, seed_everything
 from common.engine.train_log import TrainLogger
 from common.engine.trainer import LoopSettings, train_loop
-from common.utils.precision import PRECISIONS
+from common.run_dir import Run
 from common.utils import distributed as dist_utils
 from data.registry import train_dataset_names
 
-__all__ = ['TrainInputError', 'validate_train_inputs', 'find_latest_run',
-           'prepare_run_dir', 'build_train_loader', 'run_training']
+__all__ = ['TrainInputError', 'validate_train_inputs', 'finished_message', 'build_train_loader', 'run_training']
 
 logger = logging.getLogger(__name__)
 
@@ -36,21 +35,9 @@ class TrainInputError(ValueError):
     """A training input (dataset, directory, weights file, output dir) is wrong; the message says the fix."""
 
 
-def find_latest_run(output_root: str, exp_name: str) -> str | None:
-    """Newest ``{output_root}/{exp_name}_{timestamp}`` that holds a snapshot, or None."""
-    parent = os.path.join(output_root, os.path.dirname(exp_name))
-    pattern = re.compile(re.escape(os.path.basename(exp_name)) + r'_\d{8}_\d{6}')
-    if not os.path.isdir(parent):
-        return None
-    runs = sorted((d for d in os.listdir(parent) if pattern.fullmatch(d)), reverse=True)
-    for name in runs:
-        if list_snapshots(os.path.join(parent, name, 'model_dump')):
-            return os.path.join(parent, name)
-    return None
-
-
-def validate_train_inputs(cfg, exp_name: str, resume: str | None) -> None:
-    """Raise TrainInputError for an unknown dataset, missing data, missing weights or a clashing output dir."""
+def validate_train_inputs(cfg, resume: bool) -> None:
+    """Raise TrainInputError for an unknown dataset, missing data or missing weights (``resume``: weights come
+    from the snapshot). The run folder and ``--resume`` target are checked by ``common.run_dir.plan_resume``."""
     from data.registry import get_dataset_class  # the data package is heavy; import only when training
     names = train_dataset_names(cfg)
     if not names:
@@ -72,75 +59,18 @@ def validate_train_inputs(cfg, exp_name: str, resume: str | None) -> None:
     if missing:
         logger.warning('dataset folder(s) missing under %s: %s; these sets will be skipped (strict_data=False)',
                        cfg.data_dir, [folders[n] for n in missing])
-    if resume is None and cfg.continue_train:
+    if not resume and cfg.continue_train:
         path = cfg.pretrained_model_path
         if not path or not os.path.isfile(path):
             raise TrainInputError(f'continue_train=True but pretrained_model_path {path!r} does not exist; '
                                   f'download it into {cfg.pretrained_model_dir} or set the path')
-    elif resume is None and not cfg.random_init:
+    elif not resume and not cfg.random_init:
         path = cfg.encoder_pretrained_model_path
         if not path or not os.path.isfile(path):
             raise TrainInputError(f'ViTPose encoder weights {path!r} not found (encoder_pretrained_model_path); '
                                   f'download vitpose_*.pth from the ViTPose project into '
                                   f'{cfg.pretrained_model_dir}, or train from scratch with '
                                   f'--cfg-options random_init=True')
-    if resume is None:
-        plain = os.path.join(cfg.output_root, exp_name)
-        if os.path.isdir(os.path.join(plain, 'model_dump')):
-            raise TrainInputError(f'output directory {plain} already exists; continue it with --resume {plain} '
-                                  f'or choose another --exp_name')
-    elif resume and not os.path.exists(resume):
-        raise TrainInputError(f'--resume {resume}: no such file or directory')
-    elif resume and os.path.isdir(resume) and not (list_snapshots(resume)
-                                                   or list_snapshots(os.path.join(resume, 'model_dump'))):
-        raise TrainInputError(f'--resume {resume}: no snapshot_*.pth.tar in it or in its model_dump/')
-    elif resume == '' and find_latest_run(cfg.output_root, exp_name) is None:
-        raise TrainInputError(f'--resume: no run of --exp_name {exp_name!r} with a snapshot under '
-                              f'{cfg.output_root} (looked for {exp_name}_YYYYmmdd_HHMMSS/model_dump/)')
-
-
-def _attach_run_dir(cfg, run_dir: str) -> None:
-    """Point cfg's output keys at an existing run (resume) without touching its code/config.py."""
-    from common.config import RUN_SUBDIRS
-    cfg.output_dir = os.path.abspath(run_dir)
-    for attr, folder in RUN_SUBDIRS.items():
-        cfg[attr] = os.path.join(cfg.output_dir, folder)
-        os.makedirs(cfg[attr], exist_ok=True)
-
-
-def prepare_run_dir(cfg, exp_name: str, resume: str | None) -> str | None:
-    """Collective: rank 0 creates (or re-opens, when resuming) the run dir; every rank gets the same paths.
-
-    Returns the resume target (file or directory) or None for a fresh run. ``resume=''`` means "the newest
-    run of this exp_name".
-    """
-    from common.config import setup_run_dirs
-    if resume == '':
-        resume = find_latest_run(cfg.output_root, exp_name)
-        if resume is None:
-            raise TrainInputError(f'--resume: no run of {exp_name!r} with a snapshot under {cfg.output_root}')
-    run_dir = None
-    if resume is not None:
-        parent = os.path.dirname(os.path.abspath(resume))
-        if os.path.isdir(os.path.join(resume, 'model_dump')):
-            run_dir = resume
-        elif os.path.isfile(resume) and os.path.basename(parent) == 'model_dump':
-            run_dir = os.path.dirname(parent)
-    if run_dir is not None:
-        _attach_run_dir(cfg, run_dir)
-        cfg.exp_name = exp_name
-        return resume
-    stamp = dist_utils.broadcast_object(datetime.datetime.now().strftime('%Y%m%d_%H%M%S'))
-    target = os.path.join(cfg.output_root, f'{exp_name}_{stamp}')
-    if dist_utils.broadcast_object(os.path.exists(target)):  # rank 0's view, so every rank raises
-        raise TrainInputError(f'output directory {target} already exists; use --resume {target}')
-    if dist_utils.is_main_process():
-        setup_run_dirs(cfg, exp_name, timestamp=stamp)
-    dist_utils.barrier()
-    if not dist_utils.is_main_process():
-        _attach_run_dir(cfg, target)
-        cfg.exp_name = exp_name
-    return resume
 
 
 def _seed_worker(worker_id: int) -> None:
@@ -161,18 +91,30 @@ def build_train_loader(cfg, dataset, device: torch.device) -> tuple[DataLoader, 
     return loader, sampler
 
 
-def run_training(cfg, device: torch.device, resume: str | None = None, show_bar: bool = True,
-                 allow_unsafe: bool = False) -> TrainState:
-    """Build everything from ``cfg`` and train; returns the final state. Collective on every rank."""
+def finished_message(cfg, snapshot: tuple[Path, dict]) -> str | None:
+    """Why there is nothing to train when resuming from ``snapshot`` (``read_snapshot``'s result), or None."""
+    path, ckpt = snapshot
+    done = int(ckpt['next_epoch'])
+    if done < int(cfg.end_epoch):
+        return None
+    return (f'the run is finished: {done} of {cfg.end_epoch} epochs done ({path}); nothing to train. To train '
+            f'longer, resume with --cfg-options end_epoch=N (N > {done}).')
+
+
+def run_training(cfg, run: Run, device: torch.device, snapshot: tuple[Path, dict] | None = None,
+                 show_bar: bool = True, allow_unsafe: bool = False) -> TrainState:
+    """Build everything from ``cfg`` and train into ``run``; returns the final state. Collective on every rank.
+
+    Args:
+        snapshot: ``(path, checkpoint)`` from ``snapshots.read_snapshot`` to resume from, or None.
+        allow_unsafe: full unpickling of the ViTPose / fine-tuning weights files (``--unsafe_load``).
+    """
     from common.checkpoint import load_checkpoint, load_vitpose_encoder
     from common.model import build_model
     from data.registry import build_train_dataset
 
-    rank, world = dist_utils.get_rank(), dist_utils.get_world_size()
+    rank, world = dist_utils.get_rank(), run.world_size
     seed_everything(int(cfg.seed) + rank)
-    if cfg.precision not in PRECISIONS:
-        raise TrainInputError(f'precision {cfg.precision!r} is not one of {list(PRECISIONS)}')
-    cfg.num_gpus = world
     dataset = build_train_dataset(cfg)
     loader, sampler = build_train_loader(cfg, dataset, device)
     iters = len(loader)
@@ -182,9 +124,9 @@ def run_training(cfg, device: torch.device, resume: str | None = None, show_bar:
 
     model = build_model(cfg, 'train')  # SPEC §1.14 init of the heads and encoder
     finetune_meta = {}
-    if resume is None and cfg.continue_train:  # non-strict as the original; mismatches logged
+    if snapshot is None and cfg.continue_train:  # non-strict as the original; mismatches logged
         finetune_meta = load_checkpoint(model, cfg.pretrained_model_path, strict=False, allow_unsafe=allow_unsafe)
-    elif resume is None and not cfg.random_init:
+    elif snapshot is None and not cfg.random_init:
         load_vitpose_encoder(model.encoder, cfg.encoder_pretrained_model_path, allow_unsafe=allow_unsafe)
     model.to(device)
     optimizer = build_optimizer(cfg, model)
@@ -196,8 +138,8 @@ def run_training(cfg, device: torch.device, resume: str | None = None, show_bar:
             optimizer.load_state_dict(finetune_meta['optimizer'])
     scheduler = build_scheduler(cfg, optimizer, iters)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == 'fp16')
-    if resume is not None:
-        state, _ = resume_from(resume, model, optimizer, scheduler, scaler)
+    if snapshot is not None:
+        state = restore_snapshot(snapshot[1], snapshot[0], model, optimizer, scheduler, scaler)
     model = dist_utils.wrap_model(model, device, syncbn=bool(cfg.syncbn))
 
     settings = LoopSettings(end_epoch=int(cfg.end_epoch), iters_per_epoch=iters, precision=cfg.precision,
@@ -206,12 +148,12 @@ def run_training(cfg, device: torch.device, resume: str | None = None, show_bar:
     logger.info('training: %d samples, %d ranks x batch %d, %d iterations/epoch, epochs %d..%d, %s',
                 len(dataset), world, cfg.train_batch_size, iters, state.epoch, settings.end_epoch - 1,
                 cfg.precision)
-    reporter = TrainLogger(cfg.log_dir, settings.end_epoch * iters, state.iteration,
+    reporter = TrainLogger(str(run.log_dir), settings.end_epoch * iters, state.iteration,
                            enabled=rank == 0, show_bar=show_bar)
     config_text = cfg.pretty_text
 
     def save(st: TrainState) -> None:
-        save_snapshot(cfg.model_dir, model, optimizer, scheduler, scaler, st, config_text,
+        save_snapshot(str(run.model_dir), model, optimizer, scheduler, scaler, st, config_text,
                       keep_last=int(cfg.keep_last_ckpts))
 
     def set_epoch(epoch: int) -> None:

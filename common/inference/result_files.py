@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import shutil
 import zipfile
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from common.inference.person import PARAM_SHAPES
+from common.utils.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +54,8 @@ def parse_stem(stem: str) -> tuple[int, int] | None:
 
 # ---------------------------------------------------------------------------------------------- writing
 def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(path.name + '.tmp')
-    write(tmp)
-    os.replace(tmp, path)
+    with atomic_write(path, fsync=False) as tmp:  # many small files: no fsync (a lost frame is redone)
+        write(tmp)
 
 
 def _savez(path: Path, arrays: dict) -> None:

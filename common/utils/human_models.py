@@ -18,6 +18,9 @@ import functools
 import logging
 import pickle
 import threading
+import zipfile
+import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -25,9 +28,9 @@ import numpy as np
 import torch
 
 __all__ = [
-    "BodyModelFilesMissing", "BodyModelOutput", "SMPLX", "SMPL", "get_smplx", "get_smpl",
-    "load_hand_vertex_ids", "load_face_vertex_ids", "load_j14_regressor", "load_chumpy_pickle",
-    "expected_files", "SMPLX_NUM_VERTICES", "SMPL_NUM_VERTICES",
+    "BodyModelError", "BodyModelFilesMissing", "BodyModelFileError", "BodyModelOutput", "SMPLX", "SMPL",
+    "get_smplx", "get_smpl", "SMPLX_NPZ_KEYS", "load_hand_vertex_ids", "load_face_vertex_ids",
+    "load_j14_regressor", "load_chumpy_pickle", "expected_files", "SMPLX_NUM_VERTICES", "SMPL_NUM_VERTICES",
 ]
 
 logger = logging.getLogger(__name__)
@@ -49,7 +52,22 @@ def expected_files() -> list[str]:
     return [f for group in _FILES.values() for f in group]
 
 
-class BodyModelFilesMissing(FileNotFoundError):
+# Arrays smplx reads from an SMPL-X .npz (smplx.SMPLX with use_face_contour=True).
+SMPLX_NPZ_KEYS = ("v_template", "f", "J_regressor", "kintree_table", "weights", "shapedirs", "posedirs",
+                  "hands_componentsl", "hands_componentsr", "hands_meanl", "hands_meanr", "lmk_faces_idx",
+                  "lmk_bary_coords", "dynamic_lmk_faces_idx", "dynamic_lmk_bary_coords")
+# What a damaged file raises while numpy, pickle or smplx read it.
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, pickle.UnpicklingError, ValueError, KeyError,
+                AttributeError, IndexError, OSError)
+_REDOWNLOAD = ("Download it again from https://smpl-x.is.tue.mpg.de (SMPL: https://smpl.is.tue.mpg.de), or "
+               "point human_model_path elsewhere (--cfg-options human_model_path=/path/to/human_model_files).")
+
+
+class BodyModelError(Exception):
+    """A body-model file is missing or unusable (base of the two errors below)."""
+
+
+class BodyModelFilesMissing(BodyModelError, FileNotFoundError):
     """Raised when SMPL-X / SMPL files are not where the config says they are."""
 
     def __init__(self, model_dir: Path, missing: list[str]):
@@ -66,6 +84,37 @@ class BodyModelFilesMissing(FileNotFoundError):
         ]
         super().__init__("\n".join(lines))
         self.missing = missing
+
+
+class BodyModelFileError(BodyModelError, ValueError):
+    """A body-model file exists but cannot be used: truncated, corrupt or not the expected kind of file."""
+
+    def __init__(self, path: Path, problem: str):
+        super().__init__(f"Body model file {path} {problem}. {_REDOWNLOAD}")
+        self.path = path
+
+
+@contextmanager
+def _reading(path: Path):
+    """Turn the errors of reading a damaged ``path`` into one BodyModelFileError naming the file."""
+    try:
+        yield
+    except BodyModelError:
+        raise
+    except _READ_ERRORS as err:
+        raise BodyModelFileError(path, f"cannot be read ({type(err).__name__}: {err}); it is probably truncated "
+                                       f"or corrupt") from err
+
+
+def _check_smplx_npz(path: Path) -> None:
+    """Raise BodyModelFileError unless ``path`` is a readable .npz holding every array smplx needs."""
+    with _reading(path):
+        with np.load(path, allow_pickle=False) as npz:
+            names = set(npz.files)
+    missing = [k for k in SMPLX_NPZ_KEYS if k not in names]
+    if missing:
+        raise BodyModelFileError(path, f"has no {', '.join(missing)} (it holds {', '.join(sorted(names)) or 'nothing'}"
+                                       f"); it is not a complete SMPL-X model file")
 
 
 def _require(model_dir: str | Path, rel_paths: list[str]) -> list[Path]:
@@ -125,11 +174,13 @@ def load_chumpy_pickle(path: str | Path) -> dict:
 
     Chumpy objects become numpy arrays; everything else (numpy, scipy.sparse) is left as is.
     """
-    with open(path, "rb") as f:
-        data = _NoChumpyUnpickler(f, encoding="latin1").load()
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a dict in the pickle, got {type(data).__name__}")
-    return {k: (v.to_array() if isinstance(v, _ChumpyStub) else v) for k, v in data.items()}
+    path = Path(path)
+    with _reading(path):
+        with open(path, "rb") as f:
+            data = _NoChumpyUnpickler(f, encoding="latin1").load()
+        if not isinstance(data, dict):
+            raise BodyModelFileError(path, f"holds a {type(data).__name__}, not the dict of an SMPL model")
+        return {k: (v.to_array() if isinstance(v, _ChumpyStub) else v) for k, v in data.items()}
 
 
 # --- the wrappers ------------------------------------------------------------------------------------
@@ -170,18 +221,20 @@ class SMPLX:
         if gender not in GENDERS:
             raise ValueError(f"gender must be one of {GENDERS}, got {gender!r}")
         (path,) = _require(model_dir, [f"smplx/SMPLX_{gender.upper()}.npz"])
+        _check_smplx_npz(path)
         self.model_path = path
         self.gender = gender
 
         def factory():
             import smplx
-            return smplx.SMPLX(
-                str(path), gender=gender, num_betas=self.num_betas, use_pca=False,
-                num_expression_coeffs=self.num_expression_coeffs, use_face_contour=True,
-                flat_hand_mean=flat_hand_mean, create_global_orient=False, create_body_pose=False,
-                create_left_hand_pose=False, create_right_hand_pose=False, create_jaw_pose=False,
-                create_leye_pose=False, create_reye_pose=False, create_betas=False,
-                create_expression=False, create_transl=False, ext="npz")
+            with _reading(path):
+                    return smplx.SMPLX(
+                    str(path), gender=gender, num_betas=self.num_betas, use_pca=False,
+                    num_expression_coeffs=self.num_expression_coeffs, use_face_contour=True,
+                    flat_hand_mean=flat_hand_mean, create_global_orient=False, create_body_pose=False,
+                    create_left_hand_pose=False, create_right_hand_pose=False, create_jaw_pose=False,
+                    create_leye_pose=False, create_reye_pose=False, create_betas=False,
+                    create_expression=False, create_transl=False, ext="npz")
 
         self._layers = _PerDeviceLayer(factory)
         cpu = self._layers.cpu
@@ -240,9 +293,10 @@ class SMPL:
             import smplx
             from smplx.utils import Struct
             data = Struct(**load_chumpy_pickle(path))
-            return smplx.SMPL(str(path.parent), data_struct=data, gender=gender,
-                              num_betas=self.num_betas, create_global_orient=False,
-                              create_body_pose=False, create_betas=False, create_transl=False)
+            with _reading(path):
+                return smplx.SMPL(str(path.parent), data_struct=data, gender=gender,
+                                  num_betas=self.num_betas, create_global_orient=False,
+                                  create_body_pose=False, create_betas=False, create_transl=False)
 
         self._layers = _PerDeviceLayer(factory)
         cpu = self._layers.cpu
@@ -284,22 +338,23 @@ def get_smpl(model_dir: str | Path, gender: str = "neutral") -> SMPL:
 def load_hand_vertex_ids(model_dir: str | Path) -> dict[str, np.ndarray]:
     """SMPL-X vertex ids of the MANO hands: ``{'left_hand': (778,), 'right_hand': (778,)}`` int64."""
     (path,) = _require(model_dir, ["smplx/MANO_SMPLX_vertex_ids.pkl"])
-    with open(path, "rb") as f:
+    with _reading(path), open(path, "rb") as f:
         data = pickle.load(f, encoding="latin1")
-    return {k: np.asarray(data[k], dtype=np.int64) for k in ("left_hand", "right_hand")}
+        return {k: np.asarray(data[k], dtype=np.int64) for k in ("left_hand", "right_hand")}
 
 
 def load_face_vertex_ids(model_dir: str | Path) -> np.ndarray:
     """SMPL-X vertex ids of the FLAME head: (5023,) int64."""
     (path,) = _require(model_dir, ["smplx/SMPL-X__FLAME_vertex_ids.npy"])
-    return np.load(path).astype(np.int64)
+    with _reading(path):
+        return np.load(path).astype(np.int64)
 
 
 def load_j14_regressor(model_dir: str | Path) -> np.ndarray:
     """Regressor from SMPL-X vertices to the 14 LSP body joints: (14, 10475) float32."""
     (path,) = _require(model_dir, ["smplx/SMPLX_to_J14.pkl"])
-    with open(path, "rb") as f:
+    with _reading(path), open(path, "rb") as f:
         data = pickle.load(f, encoding="latin1")
-    if hasattr(data, "toarray"):
-        data = data.toarray()
-    return np.asarray(data, dtype=np.float32)
+        if hasattr(data, "toarray"):
+            data = data.toarray()
+        return np.asarray(data, dtype=np.float32)

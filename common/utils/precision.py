@@ -1,27 +1,69 @@
-"""Precision and device helpers shared by training, evaluation and inference."""
+"""The one precision rule of training, evaluation and inference: ``--precision fp32|bf16|fp16``.
+
+``PRECISION_NAMES`` and :func:`add_precision_argument` need no torch import (so ``--help`` stays fast);
+``PRECISIONS`` maps each name to its autocast dtype (``None`` for plain fp32) and is built, importing torch,
+on first access.
+"""
 from __future__ import annotations
 
+import argparse
 import contextlib
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
-__all__ = ["PRECISIONS", "autocast", "to_device"]
+__all__ = ["PRECISION_NAMES", "PRECISIONS", "add_precision_argument", "check_precision", "autocast", "to_device"]
 
-# --precision choices -> autocast dtype (None: plain fp32, no autocast).
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+PRECISION_NAMES = ("fp32", "bf16", "fp16")
+PRECISION_HELP = "autocast precision: fp32 (plain), bf16 or fp16 (fp16 training uses a GradScaler)"
+
+
+def _precisions() -> dict:
+    """{name: autocast dtype or None}, created once (imports torch) and then a module global."""
+    table = globals().get("PRECISIONS")
+    if table is None:
+        import torch
+        table = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+        assert tuple(table) == PRECISION_NAMES
+        globals()["PRECISIONS"] = table
+    return table
+
+
+def __getattr__(name: str):
+    """Module attribute ``PRECISIONS`` (PEP 562): built on first access so importing this module is cheap."""
+    if name == "PRECISIONS":
+        return _precisions()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` itself when it is one of PRECISION_NAMES, else ValueError naming the choices."""
+    if precision not in PRECISION_NAMES:
+        raise ValueError(f"precision must be one of {list(PRECISION_NAMES)}, got {precision!r}")
+    return precision
+
+
+def add_precision_argument(parser: argparse.ArgumentParser, default: str | None = "fp32",
+                           extra_help: str = "") -> None:
+    """Add ``--precision`` with the shared choices (``default=None``: the config's ``precision`` key)."""
+    shown = "the config's precision key" if default is None else default
+    parser.add_argument("--precision", choices=PRECISION_NAMES, default=default,
+                        help=f"{PRECISION_HELP}; default {shown}{extra_help}")
 
 
 def autocast(precision: str, device: torch.device | str):
     """Autocast context for 'bf16' / 'fp16' on ``device``'s type; a no-op for 'fp32'."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
-    if PRECISIONS[precision] is None:
+    import torch
+    dtype = _precisions()[check_precision(precision)]
+    if dtype is None:
         return contextlib.nullcontext()
-    return torch.autocast(device_type=torch.device(device).type, dtype=PRECISIONS[precision])
+    return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
 
 
 def to_device(obj, device: torch.device | str):
     """Move every tensor in nested dicts/lists/tuples to ``device`` (non-blocking); other values are kept."""
+    import torch
     if isinstance(obj, torch.Tensor):
         return obj.to(device, non_blocking=True)
     if isinstance(obj, dict):

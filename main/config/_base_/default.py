@@ -10,16 +10,9 @@ root_dir = None  # None -> absolute repository root; relative paths below are re
 human_model_path = 'common/utils/human_model_files'  # SMPL-X / SMPL model files
 data_dir = 'dataset'  # datasets: {data_dir}/{Name}/, {data_dir}/preprocessed_datasets/
 pretrained_model_dir = 'pretrained_models'  # released checkpoints and ViTPose init weights
-output_root = 'output'  # setup_run_dirs makes {output_root}/{exp_name}_{timestamp}/
-# Set by setup_run_dirs(cfg, exp_name) (or by test/inference scripts); None until then.
-exp_name = None
-output_dir = None
-model_dir = None  # {output_dir}/model_dump: checkpoints
-log_dir = None
-result_dir = None
-vis_dir = None
-code_dir = None  # the resolved config is dumped here as config.py
-num_gpus = -1  # set at runtime to the world size (the original's placeholder value)
+output_root = 'output'  # runs go to {output_root}/{exp_name}_{timestamp}/ (common/run_dir.py)
+# The original's runtime keys exp_name, output_dir, model_dir, log_dir, result_dir, vis_dir, code_dir and
+# num_gpus are not config keys here: they are derived when a run starts and held by common.run_dir.Run.
 
 # ------------------------------------------------------------------ fixed args (SPEC §1.1, all variants)
 input_img_shape = (512, 384)  # (H, W) of the person crop the datasets produce
