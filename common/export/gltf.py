@@ -1,7 +1,7 @@
 """Animated glTF 2.0 (.glb) writer (pygltflib): skinned SMPL-X meshes with expression morph targets.
 
-Per person (``SkinnedTrack``) the file holds: a node ``track_K`` (identity) with the skinned mesh node and the
-joint hierarchy under it (rest translations = the shaped skeleton's offsets, metres); the mesh in its bind pose
+Per person (``SkinnedTrack``) the file holds: a skinned mesh node ``track_K_mesh`` and a node ``track_K``
+(identity) with the joint hierarchy under it (rest translations = the shaped skeleton's offsets, metres); the mesh in its bind pose
 (shaped template, zero expression) with up to 8 influences per vertex (``JOINTS_0/1``, ``WEIGHTS_0/1``: the
 largest LBS weights, renormalised to sum 1), 10 morph targets (the expression blend shapes), a skin with inverse
 bind matrices; one animation with per-frame rotation channels of every joint, the root's translation and the
@@ -135,7 +135,7 @@ def _add_track(b: _Builder, tr: SkinnedTrack, times_acc: int, anim: g.Animation)
                                extras={'targetNames': [f'expression_{e}' for e in range(E)]}))
     mesh_node = b.node(name=f'{tr.name}_mesh', mesh=len(b.doc.meshes) - 1, skin=len(b.doc.skins) - 1,
                        extras={'present': [bool(x) for x in tr.present]})
-    top = b.node(name=tr.name, children=[mesh_node, joints[root]])
+    top = b.node(name=tr.name, children=[joints[root]])  # the skinned mesh node stays a scene root (glTF rule)
 
     def channel(node, path, values, kind):
         out = b.accessor(values, _FLOAT, kind)
@@ -149,7 +149,7 @@ def _add_track(b: _Builder, tr: SkinnedTrack, times_acc: int, anim: g.Animation)
         channel(joints[i], 'rotation', _quats(rots[:, i]), 'VEC4')
     channel(joints[root], 'translation', tr.root_position.astype(np.float32), 'VEC3')
     channel(mesh_node, 'weights', tr.expression.astype(np.float32).reshape(-1), 'SCALAR')
-    return top
+    return [mesh_node, top]
 
 
 def write_glb(path, tracks: list[SkinnedTrack], fps: float, camera: dict | None = None) -> None:
@@ -158,7 +158,7 @@ def write_glb(path, tracks: list[SkinnedTrack], fps: float, camera: dict | None 
     T = len(tracks[0].root_position)
     times = b.accessor((np.arange(T) / fps).astype(np.float32), _FLOAT, 'SCALAR', minmax=True)
     anim = g.Animation(name='motion')
-    tops = [_add_track(b, tr, times, anim) for tr in tracks]
+    tops = [n for tr in tracks for n in _add_track(b, tr, times, anim)]
     if camera is not None:
         b.doc.cameras.append(g.Camera(type='perspective', name='image_camera', perspective=g.Perspective(
             yfov=float(camera['yfov']), aspectRatio=float(camera['aspect']), znear=0.01, zfar=1000.0)))
