@@ -79,3 +79,26 @@ def test_shared_camera_reprojects_every_person(export_run, human_model_path):
     print(f'default camera: all-joint reprojection error max {max(worst):.2f} px, mean of per-person max '
           f'{np.mean(worst):.2f} px; with each person\'s own focal: max {max(own):.3f} px')
     assert all(o < w for o, w in zip(own, worst))  # the perspective difference shrinks with the focal gap
+
+
+def test_resume_refuses_another_camera(export_run, two_person_video, model_args, inference_entry, caplog):
+    """run.json records the camera choice; --resume with another --fov is refused before anything is written."""
+    out, _ = export_run
+    info = json.loads((out / 'run.json').read_text())
+    assert info['processing']['image_camera'] == {'rule': 'diagonal', 'focal': None, 'fov': None}
+    assert info['fps'] == pytest.approx(12.0)
+    before = (out / 'results.npz').stat().st_mtime_ns
+    video, _ = two_person_video
+    with pytest.raises(SystemExit) as e:
+        inference_entry.main(['--video_input', str(video), '--output_folder', str(out), '--resume', '--fov', '50',
+                              '--bbox_file', str(out.parent / f'{out.name}_boxes.json'), '--no_overlay', *model_args])
+    assert e.value.code == 2
+    assert 'processing.image_camera' in caplog.text
+    assert (out / 'results.npz').stat().st_mtime_ns == before
+
+
+def test_focal_and_fov_flags_exclude_each_other(inference_entry, capsys):
+    with pytest.raises(SystemExit) as e:
+        inference_entry.main(['--video_input', 'x.mp4', '--random_weights', '--config', 'c', '--focal', '500',
+                              '--fov', '60'])
+    assert e.value.code == 2 and 'not allowed with argument' in capsys.readouterr().err
