@@ -1,8 +1,8 @@
 """Animated glTF 2.0 (.glb) writer (pygltflib): skinned SMPL-X meshes with expression morph targets.
 
 Per person (``SkinnedTrack``) the file holds: a skinned mesh node ``track_K_mesh`` and a node ``track_K``
-(identity) with the joint hierarchy under it (rest translations = the shaped skeleton's offsets, metres); the mesh in its bind pose
-(shaped template, zero expression) with up to 8 influences per vertex (``JOINTS_0/1``, ``WEIGHTS_0/1``: the
+(identity) with the joint hierarchy under it (rest translations = the shaped skeleton's offsets, metres); the
+mesh in its bind pose (shaped template, zero expression) with up to 8 influences per vertex (``JOINTS_0/1``, ``WEIGHTS_0/1``: the
 largest LBS weights, renormalised to sum 1), 10 morph targets (the expression blend shapes), a skin with inverse
 bind matrices; one animation with per-frame rotation channels of every joint, the root's translation and the
 morph-target weights (the expression coefficients). Pose-corrective blend shapes (``posedirs``) are not

@@ -248,8 +248,9 @@ def assemble_results(out_dir: Path, frames) -> Path | None:
     Arrays: frame_ids (T,), frame_names (T,), img_sizes (T,2) [w,h]; per person (P = all people of all frames):
     frame (P,), person (P,), track_id (P,), bbox (P,4) processed xywh, bbox_det (P,4) xywh, score (P,),
     focal (P,2), princpt (P,2) original-image pixels, transl_image_camera (P,3), image_focal (P,2),
-    image_princpt (P,2) (only when every person's meta json has them), and every PARAM_SHAPES key stacked as (P, *shape[1:]) for
-    single-row keys ((P,3), (P,10)) and (P, J, 3) for the multi-joint poses. Returns the path (None: no frames).
+    image_princpt (P,2) (only when every person's meta json has them), and every PARAM_SHAPES key stacked as
+    (P, *shape[1:]) for single-row keys ((P,3), (P,10)) and (P, J, 3) for the multi-joint poses. Returns the
+    path (None: no frames).
     """
     out_dir = Path(out_dir)
     recs = [r for r in (read_frame_record(out_dir, f) for f in sorted(frames)) if r is not None]
