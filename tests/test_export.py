@@ -159,3 +159,18 @@ def test_export_errors_are_one_line(export_run, tmp_path, capsys, human_model_pa
         export.main(['--data_path', str(old), '--human_model_path', str(human_model_path)])
     err = capsys.readouterr().err
     assert e.value.code == 2 and 're-run main/inference.py' in err and len(err.strip().splitlines()) == 1
+
+
+def test_smooth_export(export_run, tmp_path, human_model_path):
+    """--smooth filters each track (One-Euro): the first frame passes unchanged, later ones move towards the past."""
+    from tests.fixtures.inference import load_entry
+    out, _ = export_run
+    load_entry('export').main(['--data_path', str(out), '--format', 'bvh', '--track', '0', '--smooth', '--out',
+                               str(tmp_path), '--human_model_path', str(human_model_path)])
+    _, smooth, _ = _bvh_world_joints(tmp_path / 'track_0.bvh')
+    _, raw, _ = _bvh_world_joints(out / 'export' / 'track_0.bvh')
+    assert smooth.shape == raw.shape
+    np.testing.assert_allclose(smooth[0], raw[0], atol=1e-3)
+    assert np.abs(smooth[1:] - raw[1:]).max() > 1e-2  # cm
+    json_info = json.loads((tmp_path / 'track_0.json').read_text())
+    assert json_info['smooth'] is True
