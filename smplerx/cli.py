@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> dict:
     summary = model.run(args.video_input or args.img_path, args.output_folder, args.bbox_file, start=args.start,
                         end=args.end, stream=stream, write=write, resume=args.resume, overwrite=args.overwrite,
                         progress=not args.no_progress, image_camera=ImageCamera(args.focal, args.fov))
-    if args.export:
+    if args.export and summary['frames'] + summary['skipped'] > 0:
         from common.export.exporter import export_results
         summary['export'] = [str(p) for p in export_results(Path(args.output_folder), args.export,
                                                             body_model=model.body_model)]
@@ -195,7 +195,7 @@ def inference_main(argv=None) -> dict:
     from common.utils.files import FileWriteError
     from common.utils.human_models import BodyModelError
     from common.weights import WeightsNotFoundError
-    from common.export.rig import RigError
+    from common.export.rig import RigError  # noqa: I001 - export errors (--export)
     from common.export.tracks import ExportInputError
     try:
         summary = run(args)
