@@ -170,7 +170,7 @@ def test_smooth_export(export_run, tmp_path, human_model_path):
     _, smooth, _ = _bvh_world_joints(tmp_path / 'track_0.bvh')
     _, raw, _ = _bvh_world_joints(out / 'export' / 'track_0.bvh')
     assert smooth.shape == raw.shape
-    np.testing.assert_allclose(smooth[0], raw[0], atol=1e-3)
-    assert np.abs(smooth[1:] - raw[1:]).max() > 1e-2  # cm
+    np.testing.assert_allclose(smooth[0], raw[0], atol=0.05)  # cm (the filter's float32 rotation round trip)
+    assert np.abs(smooth[1:] - raw[1:]).max() > 1.0, np.abs(smooth[1:] - raw[1:]).max()  # cm
     json_info = json.loads((tmp_path / 'track_0.json').read_text())
     assert json_info['smooth'] is True
