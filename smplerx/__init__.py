@@ -14,12 +14,13 @@ from __future__ import annotations
 import importlib
 
 __version__ = '0.2.0'
-__all__ = ['load', 'Predictor', 'Person', 'FrameResult', 'StreamOptions', 'WriteOptions', '__version__']
+__all__ = ['load', 'Predictor', 'Person', 'FrameResult', 'StreamOptions', 'WriteOptions', 'ImageCamera', '__version__']
 
 _LAZY = {
     'load': 'smplerx.api', 'Predictor': 'smplerx.api',
     'Person': 'common.inference.person', 'FrameResult': 'common.inference.person',
     'StreamOptions': 'common.inference.stream', 'WriteOptions': 'common.inference.output_stage',
+    'ImageCamera': 'common.utils.scene_camera',
 }
 
 

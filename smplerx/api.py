@@ -30,6 +30,7 @@ from common.inference.person import FrameResult, Person
 from common.inference.runner import describe_input, run_to_folder
 from common.inference.stream import StreamOptions, stream_results
 from common.utils.image_io import read_image
+from common.utils.scene_camera import ImageCamera, attach_image_camera
 
 logger = logging.getLogger(__name__)
 
@@ -180,13 +181,15 @@ class Predictor:
 
     # ------------------------------------------------------------------------------------------ the one path
     def stream(self, frames, boxes=None, options: StreamOptions | None = None,
-               finished: Mapping | None = None) -> Iterator[FrameResult]:
+               finished: Mapping | None = None, image_camera: ImageCamera | None = None) -> Iterator[FrameResult]:
         """Estimate every person of ``frames`` (iterable of ``common.inference.io.Frame``), in frame order.
 
         Args:
             boxes: None (detect with YOLO), a boxes JSON file, or ``{frame: [box, ...]}`` (``BOX_FILE_HELP``).
             options: ``StreamOptions`` (batching, person rules, tracking, smoothing).
             finished: frames done by an earlier run ({frame: Detections}), see ``stream_results``.
+            image_camera: the shared camera of each frame (``ImageCamera(focal=|fov=)``; default: the image
+                diagonal as focal), which fills every person's ``transl_image_camera`` / ``image_focal``.
         """
         from common.inference.detection import YoloPersonDetector
         opts = options or StreamOptions()
@@ -197,15 +200,18 @@ class Predictor:
             if isinstance(detector, YoloPersonDetector):  # YOLO's own floor = the score filter
                 detector = functools.partial(detector, conf=max(opts.score_thr, 1e-6))
         try:
-            yield from stream_results(frames, self.estimator, self.camera, opts, detector=detector, boxes=table,
-                                      body_model=self.body_model, finished=finished)
+            for result in stream_results(frames, self.estimator, self.camera, opts, detector=detector, boxes=table,
+                                         body_model=self.body_model, finished=finished):
+                attach_image_camera(result, image_camera or ImageCamera())
+                yield result
         finally:
             if table is not None and table.unused():
                 logger.warning('%s: %d frame key(s) matched no frame of the input, e.g. %s', table.where,
                                len(table.unused()), table.unused()[:5])
 
     def predict(self, images, boxes=None, *, multi_person: bool = True, batch_size: int = 16,
-                score_thr: float = 0.5, iou_thr: float = 0.5, bbox_thr: float = 50.0):
+                score_thr: float = 0.5, iou_thr: float = 0.5, bbox_thr: float = 50.0,
+                image_camera: ImageCamera | None = None):
         """SMPL-X of the people in one image or a list of images.
 
         Args:
@@ -215,6 +221,7 @@ class Predictor:
                 such lists. Given boxes are used as they are (no score/size filter, no NMS).
             multi_person: every person (greedy NMS, ``iou_thr``) or only the largest box.
             batch_size: person crops per model call; score_thr, bbox_thr: detector score and size filters.
+            image_camera: the shared camera (``ImageCamera(focal=|fov=)``, default from the image size).
         Returns:
             ``list[Person]`` (largest box first) for one image; ``list[list[Person]]`` for a list.
         """
@@ -229,12 +236,13 @@ class Predictor:
         frames = [Frame(i + 1, f'{i + 1:06d}.jpg', _as_bgr(img, i)) for i, img in enumerate(items)]
         opts = StreamOptions(batch_size=batch_size, multi_person=multi_person, iou_thr=iou_thr, min_size=bbox_thr,
                              score_thr=score_thr, track=False)
-        people = [r.people for r in self.stream(frames, boxes, opts)]
+        people = [r.people for r in self.stream(frames, boxes, opts, image_camera=image_camera)]
         return people[0] if single else people
 
     def predict_video(self, path, boxes=None, *, batch_size: int = 16, track: bool = True, smooth: bool = False,
                       start: int = 1, end: int | None = None, multi_person: bool = True, score_thr: float = 0.5,
-                      iou_thr: float = 0.5, bbox_thr: float = 50.0) -> Iterator[FrameResult]:
+                      iou_thr: float = 0.5, bbox_thr: float = 50.0,
+                      image_camera: ImageCamera | None = None) -> Iterator[FrameResult]:
         """Yield one ``FrameResult`` per frame of a video, an image folder or one image.
 
         Args:
@@ -247,11 +255,11 @@ class Predictor:
         source = open_source(path, start, end)
         opts = StreamOptions(batch_size=batch_size, multi_person=multi_person, iou_thr=iou_thr, min_size=bbox_thr,
                              score_thr=score_thr, track=track or smooth, smooth=smooth, fps=source.fps)
-        yield from self.stream(source, boxes, opts)
+        yield from self.stream(source, boxes, opts, image_camera=image_camera)
 
     def run(self, path, output_folder, boxes=None, *, start: int | None = None, end: int | None = None,
             stream: StreamOptions | None = None, write: WriteOptions | None = None, resume: bool = False,
-            overwrite: bool = False, progress: bool = True) -> dict:
+            overwrite: bool = False, progress: bool = True, image_camera: ImageCamera | None = None) -> dict:
         """Everything ``main/inference.py`` writes, for one input: per-person npz/json(/meshes), frame records,
         ``results.npz``, ``run.json`` and the overlay (README "Inference outputs", "Output folder and --resume").
 
@@ -261,6 +269,8 @@ class Predictor:
             write: ``WriteOptions`` (default: parameters only, no meshes or overlay).
             resume: keep the finished frames of an earlier run of the same input and settings.
             overwrite: replace the results of another input found in ``output_folder``.
+            image_camera: the shared camera (``ImageCamera(focal=|fov=)``, default from the image size;
+                recorded in ``run.json``: --resume refuses a folder made with another one).
         Returns:
             summary {frames, skipped, people, seconds, results, video, output_folder}.
         Raises:
@@ -269,13 +279,16 @@ class Predictor:
         source = open_source(path, start, end)
         opts = dataclasses.replace(stream or StreamOptions(multi_person=False), fps=source.fps, track=True)
         table = _box_table(boxes)
+        image_camera = image_camera or ImageCamera()
         provenance = {'input': describe_input(source), 'model': self.provenance(),
                       'detection': _detection_provenance(boxes, table, opts, self._detector_spec),
                       'processing': {'smooth': opts.smooth, 'track_iou': opts.track_iou,
+                                     'image_camera': image_camera.describe(),
                                      **({'smooth_min_cutoff': opts.smooth_min_cutoff, 'smooth_beta': opts.smooth_beta}
                                         if opts.smooth else {})}}
         return run_to_folder(Path(output_folder), source,
-                             lambda finished: self.stream(source, table, opts, finished=finished),
+                             lambda finished: self.stream(source, table, opts, finished=finished,
+                                                          image_camera=image_camera),
                              write or WriteOptions(), faces=self.faces, body_model=self.body_model,
                              provenance=provenance, resume=resume, overwrite=overwrite, progress=progress)
 

@@ -83,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument('--overwrite', action='store_true', help='replace results of another input found in '
                    'OUTPUT_FOLDER (without it such a folder is refused)')
     o.add_argument('--no_progress', action='store_true', help='no progress bar')
+    cam = o.add_mutually_exclusive_group()
+    cam.add_argument('--focal', type=float, default=None, help='focal length (pixels) of the shared image camera '
+                     'all people of a frame are placed in (transl_image_camera); default: the image diagonal')
+    cam.add_argument('--fov', type=float, default=None, help='the shared image camera as a field of view (degrees '
+                     'across the larger image side) instead of --focal')
+    o.add_argument('--export', choices=('bvh', 'glb', 'all'), default=None, help='after inference, write '
+                   'animation files per track into OUTPUT_FOLDER/export (as main/export.py --format)')
     r = p.add_argument_group('speed')
     r.add_argument('--batch_size', type=int, default=16, help='person crops per model call (across frames)')
     r.add_argument('--det_batch_size', type=int, default=8, help='frames per detector call')
@@ -120,6 +127,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                                   ('--score_thr', args.score_thr, False)):
         if not (0 < value <= 1 if low_open else 0 <= value <= 1):
             parser.error(f'{flag} must be in {"(0, 1]" if low_open else "[0, 1]"}, got {value}')
+    if args.focal is not None and not args.focal > 0:
+        parser.error(f'--focal is a focal length in pixels and must be > 0, got {args.focal}')
+    if args.fov is not None and not 0 < args.fov < 180:
+        parser.error(f'--fov is in degrees and must be in (0, 180), got {args.fov}')
     if args.bbox_thr < 0:
         parser.error(f'--bbox_thr is a size in pixels and must be >= 0, got {args.bbox_thr}')
     if args.mesh_format and not args.save_mesh:
@@ -159,9 +170,15 @@ def run(args: argparse.Namespace) -> dict:
                          video_output=Path(args.video_output) if args.video_output else None, renderer=args.renderer)
     logger.info('input %s, device %s, precision %s, batch %d', args.video_input or args.img_path, model.device,
                 model.precision, args.batch_size)
-    return model.run(args.video_input or args.img_path, args.output_folder, args.bbox_file, start=args.start,
-                     end=args.end, stream=stream, write=write, resume=args.resume, overwrite=args.overwrite,
-                     progress=not args.no_progress)
+    from common.utils.scene_camera import ImageCamera
+    summary = model.run(args.video_input or args.img_path, args.output_folder, args.bbox_file, start=args.start,
+                        end=args.end, stream=stream, write=write, resume=args.resume, overwrite=args.overwrite,
+                        progress=not args.no_progress, image_camera=ImageCamera(args.focal, args.fov))
+    if args.export and summary['frames'] + summary['skipped'] > 0:
+        from common.export.exporter import export_results
+        summary['export'] = [str(p) for p in export_results(Path(args.output_folder), args.export,
+                                                            body_model=model.body_model)]
+    return summary
 
 
 def inference_main(argv=None) -> dict:
@@ -178,10 +195,12 @@ def inference_main(argv=None) -> dict:
     from common.utils.files import FileWriteError
     from common.utils.human_models import BodyModelError
     from common.weights import WeightsNotFoundError
+    from common.export.rig import RigError  # noqa: I001 - export errors (--export)
+    from common.export.tracks import ExportInputError
     try:
         summary = run(args)
     except (FrameSourceError, BoxFileError, ConfigError, BodyModelError, WeightsNotFoundError,
-            CheckpointError, DeviceError, OutputFolderError) as e:
+            CheckpointError, DeviceError, OutputFolderError, ExportInputError, RigError) as e:
         logger.error('%s', e)
         raise SystemExit(2) from e
     except FileWriteError as e:

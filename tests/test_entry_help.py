@@ -27,7 +27,7 @@ print('@@' + json.dumps({'code': code, 'heavy': [m for m in %r if m in sys.modul
 
 SCRIPTS = [
     'main/train.py', 'main/test.py', 'main/render.py',
-    'main/inference.py',
+    'main/inference.py', 'main/export.py',
     'tools/make_synthetic_assets.py',
 ]
 

@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 
 from common.inference.person import FrameResult
-from common.inference.result_files import load_params, person_stem, read_frame_record, write_frame_record, write_person
+from common.inference.result_files import (image_camera_meta, load_params, person_stem, read_frame_record,
+                                           write_frame_record, write_person)
 from common.inference.stream import pose_people
 from common.vis.video import VideoWriter
 
@@ -78,7 +79,7 @@ class FrameWriter:
             meta = {'focal': p.focal.tolist(), 'princpt': p.princpt.tolist(), 'bbox': p.bbox.tolist(),
                     'bbox_mmdet': p.bbox_det.tolist(), 'bbox_score': p.score, 'bbox_id': pid,
                     'track_id': p.track_id, 'frame': result.frame, 'img_size': [w, h],
-                    'input': str(self.source_path), 'img_path': str(img_path)}
+                    'input': str(self.source_path), 'img_path': str(img_path), **image_camera_meta(p)}
             write_person(self.out, person_stem(result.frame, pid), p.params, meta, p.vertices, self.faces,
                          self.opts.mesh_formats)
             cams.append((p.vertices, p.focal, p.princpt))

@@ -60,6 +60,9 @@ class Person:
         focal, princpt: (2,) crop-camera intrinsics (fx, fy), (cx, cy) in image pixels.
         score: detection score (1.0 for given boxes without one).
         track_id: identity across frames (``predict_video(track=True)`` or a boxes file), else None.
+        transl_image_camera: (3,) metres, ``transl`` moved into the frame's shared image camera
+            (``common.utils.scene_camera``: same pelvis pixel, depth scaled by the focal ratio), whose intrinsics
+            are ``image_focal``/``image_princpt`` (2,) pixels; None until set (``attach_image_camera``).
     """
     params: dict
     vertices: np.ndarray
@@ -70,6 +73,9 @@ class Person:
     princpt: np.ndarray
     score: float = 1.0
     track_id: int | None = None
+    transl_image_camera: np.ndarray | None = None
+    image_focal: np.ndarray | None = None
+    image_princpt: np.ndarray | None = None
 
     def project(self, points: np.ndarray | None = None) -> np.ndarray:
         """(N, 3) camera-frame points (default: ``joints``) -> (N, 2) image pixels through this camera."""

@@ -6,7 +6,9 @@ Per person (``STEM = {frame:06d}_{person}``; the original wrote ``{frame:05}`` â
   axis-angle radians, hand poses relative to the SMPL-X mean hand (flat_hand_mean=False), transl metres.
 - ``meta/STEM.json``: focal [fx, fy], princpt [cx, cy] (original-image pixels), bbox (processed crop box xywh),
   bbox_mmdet (raw detector box xywh; name kept from the original), bbox_score, bbox_id, track_id, frame,
-  img_path, img_size [w, h], input.
+  img_path, img_size [w, h], input; transl_image_camera [x, y, z] (metres, ``transl`` moved into the frame's
+  shared image camera) with that camera's image_focal [f, f] and image_princpt [cx, cy] (pixels): see
+  ``common.utils.scene_camera``. Folders written before these keys existed lack them (``image_camera_of``).
 - ``mesh/STEM.{obj,ply,glb}`` with --save_mesh: vertices in the camera frame (metres, OpenCV axes).
 Per frame: ``frames/{frame:06d}.json`` (written last: marks the frame finished, used by --resume).
 Per run: ``run.json`` (what the folder was made from, checked by --resume) and ``results.npz`` (every frame and
@@ -32,13 +34,40 @@ logger = logging.getLogger(__name__)
 __all__ = ['RUN_FILE', 'OUTPUT_DIRS', 'person_stem', 'parse_stem', 'write_person', 'write_mesh',
            'write_frame_record', 'read_frame_record', 'load_params', 'check_finished_frames', 'remove_frames',
            'assemble_results', 'read_run_info', 'write_run_info', 'clear_outputs', 'has_outputs', 'SavedPerson',
-           'scan_results', 'find_sequences']
+           'scan_results', 'find_sequences', 'IMAGE_CAMERA_KEYS', 'image_camera_meta', 'image_camera_of',
+           'MissingImageCamera']
 
 RUN_FILE = 'run.json'
 OUTPUT_DIRS = ('smplx', 'meta', 'mesh', 'frames', 'img')  # sub-folders a run writes
 _STEM_RE = re.compile(r'^(\d+)_(\d+)$')
 _META_KEYS = ('focal', 'princpt', 'bbox', 'bbox_mmdet')
 _RECORD_PERSON_KEYS = ('person', 'track_id', 'bbox', 'bbox_det', 'score')
+IMAGE_CAMERA_KEYS = (('transl_image_camera', 3), ('image_focal', 2), ('image_princpt', 2))  # meta json / npz
+
+
+class MissingImageCamera(ValueError):
+    """A result folder written before the shared image camera existed (no ``transl_image_camera``)."""
+
+
+def image_camera_meta(person) -> dict:
+    """The meta json entries of a ``Person``'s image camera ({} when it has none)."""
+    if getattr(person, 'transl_image_camera', None) is None:
+        return {}
+    return {k: np.asarray(getattr(person, k), np.float64).reshape(n).tolist() for k, n in IMAGE_CAMERA_KEYS}
+
+
+def image_camera_of(meta: dict, where: str = 'meta json') -> dict[str, np.ndarray]:
+    """{transl_image_camera (3,), image_focal (2,), image_princpt (2,)} float64 from a meta json dict.
+
+    Raises:
+        MissingImageCamera: the folder predates the shared camera; the message says to re-run inference.
+    """
+    missing = [k for k, _ in IMAGE_CAMERA_KEYS if k not in meta]
+    if missing:
+        raise MissingImageCamera(f'{where} has no {", ".join(missing)}: these results were written before the '
+                                 f'shared image camera existed; re-run main/inference.py on the input (with '
+                                 f'--overwrite) to add it')
+    return {k: np.asarray(meta[k], np.float64).reshape(n) for k, n in IMAGE_CAMERA_KEYS}
 
 
 def person_stem(frame: int, person: int) -> str:
@@ -218,8 +247,10 @@ def assemble_results(out_dir: Path, frames) -> Path | None:
 
     Arrays: frame_ids (T,), frame_names (T,), img_sizes (T,2) [w,h]; per person (P = all people of all frames):
     frame (P,), person (P,), track_id (P,), bbox (P,4) processed xywh, bbox_det (P,4) xywh, score (P,),
-    focal (P,2), princpt (P,2) original-image pixels, and every PARAM_SHAPES key stacked as (P, *shape[1:]) for
-    single-row keys ((P,3), (P,10)) and (P, J, 3) for the multi-joint poses. Returns the path (None: no frames).
+    focal (P,2), princpt (P,2) original-image pixels, transl_image_camera (P,3), image_focal (P,2),
+    image_princpt (P,2) (only when every person's meta json has them), and every PARAM_SHAPES key stacked as
+    (P, *shape[1:]) for single-row keys ((P,3), (P,10)) and (P, J, 3) for the multi-joint poses. Returns the
+    path (None: no frames).
     """
     out_dir = Path(out_dir)
     recs = [r for r in (read_frame_record(out_dir, f) for f in sorted(frames)) if r is not None]
@@ -239,6 +270,9 @@ def assemble_results(out_dir: Path, frames) -> Path | None:
     for key, src, n in (('bbox', 'bbox', 4), ('bbox_det', 'bbox_mmdet', 4), ('focal', 'focal', 2),
                         ('princpt', 'princpt', 2)):
         res[key] = np.asarray([m[src] for m in metas], np.float32).reshape(len(people), n)
+    for key, n in IMAGE_CAMERA_KEYS:
+        if all(key in m for m in metas):
+            res[key] = np.asarray([m[key] for m in metas], np.float32).reshape(len(people), n)
     params = [load_params(out_dir / 'smplx' / f'{person_stem(f, p["person"])}.npz') for f, p in people]
     for key, shape in PARAM_SHAPES.items():
         tail = shape[1:] if shape[0] == 1 else shape

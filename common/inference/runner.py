@@ -136,7 +136,7 @@ def run_to_folder(out_dir: Path, source: FrameSource, make_stream: Callable[[dic
     finished = claim_folder(out, provenance, resume=resume, overwrite=overwrite, mesh_formats=opts.mesh_formats)
     out.mkdir(parents=True, exist_ok=True)
     write_run_info(out, {**provenance, 'video': str(opts.video_output) if opts.video_output else None,
-                         'complete': False})
+                         'fps': source.fps, 'complete': False})
     q: queue.Queue = queue.Queue(maxsize=8)
     stop, errors, holder = threading.Event(), [], {}
     bar = tqdm(total=source.num_frames or None, unit='frame', disable=not progress, desc='inference')
@@ -189,7 +189,8 @@ def run_to_folder(out_dir: Path, source: FrameSource, make_stream: Callable[[dic
                    'results': str(results) if results else None, 'output_folder': str(out),
                    'video': str(opts.video_output) if w is not None and w.video is not None and w.video.count
                    else None}
-        write_run_info(out, {**provenance, 'video': summary['video'], 'complete': completed and not errors,
+        write_run_info(out, {**provenance, 'video': summary['video'], 'fps': source.fps,
+                             'complete': completed and not errors,
                              'summary': {k: summary[k] for k in ('frames', 'skipped', 'people')}})
         logger.info('wrote %d frame(s) (%d kept from an earlier run) with %d people to %s in %.1f s',
                     summary['frames'], summary['skipped'], summary['people'], out, summary['seconds'])
