@@ -1,0 +1,122 @@
+"""Corpus inference, the parts without a model: listing inputs, output folder names, the sharding rule, the
+manifest merge rule, and the corpus flags (torch-free)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from common.inference import corpus
+
+
+def _touch(path: Path, data: bytes = b'x') -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------- sharding
+def test_shard_is_greedy_longest_first_onto_the_least_loaded_rank():
+    weights = [('e', 1), ('a', 10), ('b', 7), ('c', 7), ('d', 3), ('f', 0)]
+    shards = corpus.shard_inputs(weights, 2)
+    # order: a10, b7, c7, d3, e1, f0(->1); loads: r0 a=10, r1 b=7, r1 c=14, r0 d=13, r0 e=14, r0 (14 vs 14 -> r0) f
+    assert shards == [[1, 4, 0, 5], [2, 3]]
+    assert sorted(i for s in shards for i in s) == list(range(6))
+
+
+def test_shard_is_deterministic_ties_by_path_and_balanced():
+    weights = [(f'v{i:02d}', 5) for i in range(7)]
+    shards = corpus.shard_inputs(list(reversed(weights)), 3)
+    assert shards == corpus.shard_inputs(list(reversed(weights)), 3)
+    names = [[list(reversed(weights))[i][0] for i in s] for s in shards]
+    assert names == [['v00', 'v03', 'v06'], ['v01', 'v04'], ['v02', 'v05']]
+    assert corpus.shard_inputs(weights, 4)[3] == [3]
+    assert corpus.shard_inputs([], 2) == [[], []]
+    assert corpus.shard_inputs(weights, 1) == [list(range(7))]
+
+
+# ---------------------------------------------------------------------------------------------- names
+def test_folder_names_stems_hash_on_clash_and_keep_earlier_names(tmp_path):
+    a = str(_touch(tmp_path / 'a' / 'clip.mp4'))
+    b = str(_touch(tmp_path / 'b' / 'Clip.MP4'))
+    c = str(_touch(tmp_path / 'c' / 'other.mp4'))
+    seq = tmp_path / 'seq.v1'
+    seq.mkdir()
+    hidden = str(_touch(tmp_path / '.x.mp4'))
+    names = corpus.folder_names([a, b, c, str(seq), hidden])
+    assert names[c] == 'other' and names[str(seq)] == 'seq.v1' and names[hidden] == '_.x'
+    assert names[a] == 'clip-' + hashlib.sha1(a.encode()).hexdigest()[:8]
+    assert names[b] == 'Clip-' + hashlib.sha1(b.encode()).hexdigest()[:8]
+    assert corpus.folder_names([b, a, c, str(seq), hidden]) == names   # independent of the order
+    assert corpus.folder_names([a])[a] == 'clip'
+    # a path keeps the folder an earlier manifest gave it, even when the list changed
+    kept = corpus.folder_names([a, b], previous={a: 'clip'})
+    assert kept[a] == 'clip' and kept[b].startswith('Clip-')
+    assert corpus.folder_names([str(_touch(tmp_path / 'we ird:name.mp4'))]) == \
+        {str(tmp_path / 'we ird:name.mp4'): 'we_ird_name'}
+
+
+# ---------------------------------------------------------------------------------------------- listing
+def test_listing_inputs(tmp_path):
+    vids = tmp_path / 'vids'
+    for name in ('b.mp4', 'a.MOV', 'notes.txt', '.hidden.mp4'):
+        _touch(vids / name)
+    (vids / 'sub').mkdir()
+    assert [p.name for p in corpus.list_video_folder(vids)] == ['a.MOV', 'b.mp4']
+    with pytest.raises(corpus.CorpusError, match='--img_path'):
+        corpus.list_video_folder(vids / 'sub')
+    seqs = tmp_path / 'seqs'
+    for name in ('s2/000001.jpg', 's1/000001.png', 'out/x.json'):
+        _touch(seqs / name)
+    assert corpus.has_images(seqs / 's1') and not corpus.has_images(seqs)
+    assert [p.name for p in corpus.list_image_folders(seqs, exclude=(seqs / 'out').resolve())] == ['s1', 's2']
+    lst = tmp_path / 'list.txt'
+    lst.write_text('# a comment\n\n  vids/b.mp4  \nseqs/s1\n')
+    assert corpus.read_input_list(lst) == [Path('vids/b.mp4'), Path('seqs/s1')]
+    lst.write_text('# nothing\n')
+    with pytest.raises(corpus.CorpusError, match='names no input'):
+        corpus.read_input_list(lst)
+
+
+# ---------------------------------------------------------------------------------------------- manifest
+def test_latest_record_wins_and_torn_lines_are_ignored(tmp_path):
+    recs = [{'input': '/a', 'status': 'done', 'time': 5.0, 'run': 'r1'},
+            {'input': '/a', 'status': 'running', 'time': 9.0, 'run': 'r2'},
+            {'input': '/b', 'status': 'failed', 'time': 3.0, 'run': 'r2'}]
+    (tmp_path / 'manifest.rank1.jsonl').write_text(json.dumps(recs[1]) + '\n' + json.dumps(recs[2]) + '\n{"inp')
+    (tmp_path / 'manifest.rank0.jsonl').write_text(json.dumps(recs[0]) + '\n')
+    (tmp_path / 'manifest.rank0.jsonl.tmp').write_text('not a part file')
+    read = corpus.read_records(tmp_path)
+    assert len(read) == 3
+    latest = corpus.latest_records(read)
+    assert latest['/a']['status'] == 'running' and latest['/b']['status'] == 'failed'
+    assert corpus.latest_records(read, run='r1') == {'/a': recs[0]}
+
+
+# ---------------------------------------------------------------------------------------------- flags
+def test_corpus_flags(tmp_path, capsys):
+    from smplerx.cli import corpus_inputs, parse_args
+    model = ['--config', 'c', '--random_weights']
+    seq = tmp_path / 'seq'
+    _touch(seq / '000001.jpg')
+    _touch(tmp_path / 'seqs' / 'one' / '000001.jpg')
+    _touch(tmp_path / 'vids' / 'a.mp4')
+    assert parse_args(['--img_path', str(seq), *model]).corpus is False            # images: one input, as before
+    assert parse_args(['--img_path', str(seq / '000001.jpg'), *model]).corpus is False
+    single = parse_args(['--video_input', str(tmp_path / 'vids' / 'a.mp4'), *model, '--output_folder', 'o'])
+    assert single.corpus is False and single.video_output == str(Path('o') / 'a_smplx.mp4')
+    args = parse_args(['--img_path', str(tmp_path / 'seqs'), *model, '--output_folder', str(tmp_path / 'out')])
+    assert args.corpus is True and args.video_output is None
+    assert corpus_inputs(args) == [tmp_path / 'seqs' / 'one']
+    args = parse_args(['--video_input', str(tmp_path / 'vids'), *model])
+    assert args.corpus is True and corpus_inputs(args) == [tmp_path / 'vids' / 'a.mp4']
+    for argv, message in (
+            (['--video_input', str(tmp_path / 'vids'), '--video_output', 'x.mp4'], 'drop --video_output'),
+            (['--input_list', str(tmp_path / 'missing.txt')], 'is not a file'),
+            (['--input_list', str(tmp_path / 'vids' / 'a.mp4'), '--img_path', str(seq)], 'exactly one of'),
+            (['--video_input', str(tmp_path / 'vids'), '--rank_timeout', '0'], '--rank_timeout')):
+        with pytest.raises(SystemExit) as info:
+            parse_args([*argv, *model])
+        assert info.value.code == 2 and message in capsys.readouterr().err
