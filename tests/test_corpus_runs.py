@@ -1,0 +1,210 @@
+"""Corpus inference end to end through main/inference.py: 2 CPU ranks (gloo, launched as torchrun would: RANK,
+WORLD_SIZE, MASTER_ADDR/PORT) over 5 inputs (two copies of the two-person clip with clashing names, a shorter
+re-encoded clip, an image folder of the clip's frames, a corrupt video): each good input's results equal the
+single-process run of that input; the corrupt one is failed with its reason; a rank killed with SIGKILL loses only
+its unfinished inputs and --resume on one process finishes exactly those."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN_ARGS = ('--end', '3')  # 3 frames of each input (the short clip has 2): the suite's time budget
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _decode(path: Path) -> list:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        frames.append(img)
+    cap.release()
+    return frames
+
+
+@pytest.fixture(scope='module')
+def corpus_inputs(tmp_path_factory, two_person_video):
+    """{name: path} of the 5 inputs, the list file and a boxes file (the clip's person 0; the runs keep 3 frames)."""
+    from common.vis.video import VideoWriter
+    video, boxes = two_person_video
+    d = tmp_path_factory.mktemp('corpus_in')
+    data = json.loads(boxes.read_text())
+    data['frames'] = {k: [b for b in v if b['track_id'] == 0] for k, v in data['frames'].items()}
+    boxes = d / 'boxes.json'
+    boxes.write_text(json.dumps(data))
+    paths = {'a': d / 'a' / 'clip.mp4', 'b': d / 'b' / 'clip.mp4'}
+    for p in paths.values():
+        p.parent.mkdir()
+        shutil.copy(video, p)
+    frames = _decode(video)
+    writer = VideoWriter(d / 'short.mp4', 12.0)
+    for img in frames[:2]:
+        writer.write(img)
+    writer.close()
+    paths['short'] = d / 'short.mp4'
+    paths['frames'] = d / 'frames'
+    paths['frames'].mkdir()
+    for i, img in enumerate(frames[:3], start=1):
+        cv2.imwrite(str(paths['frames'] / f'{i:06d}.jpg'), img)
+    paths['broken'] = d / 'broken.mp4'
+    paths['broken'].write_bytes(b'\x00\x00\x00\x18ftypmp42' + os.urandom(2000))
+    listing = d / 'inputs.txt'
+    listing.write_text('# corpus\n' + ''.join(f'{p}\n' for p in paths.values()) + '\n')
+    return paths, listing, boxes
+
+
+@pytest.fixture(scope='module')
+def references(tmp_path_factory, corpus_inputs, model_args, inference_entry):
+    """Single-process runs of the distinct good inputs: {name: results.npz path}."""
+    paths, _, boxes = corpus_inputs
+    out = tmp_path_factory.mktemp('corpus_ref')
+    refs = {}
+    for name in ('a', 'short.mp4', 'frames'):
+        flag = '--img_path' if name == 'frames' else '--video_input'
+        inference_entry.main([flag, str(paths[name.replace('.mp4', '')]), '--bbox_file', str(boxes), '--output_folder', str(out / name),
+                              '--no_overlay', *RUN_ARGS, *model_args])
+        refs[name] = out / name / 'results.npz'
+    refs['b'] = refs['a']  # b is a byte copy of a (another path, same content)
+    return refs
+
+
+def _rank_cmd(listing, boxes, out, model_args, *extra):
+    return [sys.executable, str(ROOT / 'main' / 'inference.py'), '--input_list', str(listing), '--bbox_file',
+            str(boxes), '--output_folder', str(out), '--no_overlay', *RUN_ARGS, *model_args, *extra]
+
+
+def _launch(cmd, world: int, port: int, log_dir: Path) -> list[subprocess.Popen]:
+    procs = []
+    for rank in range(world):
+        env = {**os.environ, 'RANK': str(rank), 'WORLD_SIZE': str(world), 'LOCAL_RANK': str(rank),
+               'MASTER_ADDR': '127.0.0.1', 'MASTER_PORT': str(port), 'OMP_NUM_THREADS': '1'}
+        log = open(log_dir / f'rank{rank}.log', 'w')
+        procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT))
+    return procs
+
+
+def _wait(procs, log_dir: Path, timeout: float = 240) -> list[int]:
+    codes = []
+    for rank, p in enumerate(procs):
+        try:
+            codes.append(p.wait(timeout=timeout))
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+            pytest.fail(f'rank {rank} did not finish: {(log_dir / f"rank{rank}.log").read_text()[-3000:]}')
+    return codes
+
+
+def _manifest(out: Path) -> dict[str, dict]:
+    lines = (out / 'manifest.jsonl').read_text().splitlines()
+    return {Path(r['input']).name if Path(r['input']).name != 'clip.mp4' else Path(r['input']).parent.name: r
+            for r in map(json.loads, lines)}
+
+
+def _assert_same_results(a: Path, b: Path) -> None:
+    x, y = np.load(a), np.load(b)
+    assert sorted(x.files) == sorted(y.files)
+    for key in x.files:
+        if np.issubdtype(x[key].dtype, np.floating):
+            np.testing.assert_allclose(x[key], y[key], atol=1e-5, err_msg=key)
+        else:
+            assert x[key].tolist() == y[key].tolist(), key
+
+
+def _check_against(out: Path, manifest: dict, refs: dict) -> None:
+    for name, ref in refs.items():
+        rec = manifest[name]
+        assert rec['status'] in ('done', 'skipped'), rec
+        _assert_same_results(out / rec['output'] / 'results.npz', ref)
+        res = np.load(ref)
+        assert rec['frames'] == len(res['frame_ids']) and rec['people'] == len(res['frame'])
+
+
+@pytest.fixture(scope='module')
+def two_rank_run(tmp_path_factory, corpus_inputs, model_args):
+    """The uninterrupted run on 2 ranks: (output root, exit codes, log folder)."""
+    paths, listing, boxes = corpus_inputs
+    out = tmp_path_factory.mktemp('corpus_out') / 'out'
+    logs = tmp_path_factory.mktemp('corpus_logs')
+    procs = _launch(_rank_cmd(listing, boxes, out, model_args), 2, _free_port(), logs)
+    return out, _wait(procs, logs), logs
+
+
+def test_two_ranks_equal_single_process_runs(two_rank_run, references, corpus_inputs):
+    out, codes, logs = two_rank_run
+    assert codes == [1, 0], (logs / 'rank0.log').read_text()[-3000:]   # an input failed: rank 0 says so
+    manifest = _manifest(out)
+    assert sorted(manifest) == ['a', 'b', 'broken.mp4', 'frames', 'short.mp4']
+    assert {r['rank'] for r in manifest.values()} == {0, 1}              # both ranks worked
+    broken = manifest['broken.mp4']
+    assert broken['status'] == 'failed' and 'FrameSourceError' in broken['reason'] and 'broken.mp4' in broken['reason']
+    _check_against(out, manifest, references)
+    assert manifest['a']['output'] != manifest['b']['output'] and manifest['a']['output'].startswith('clip-')
+    assert manifest['short.mp4']['output'] == 'short' and manifest['frames']['output'] == 'frames'
+    for rec in manifest.values():     # each input's folder has the layout of a single run of it
+        if rec['status'] == 'done':
+            info = json.loads((out / rec['output'] / 'run.json').read_text())
+            assert info['complete'] and info['input']['path'] == rec['input']
+    assert 'corpus: 5 input(s): 4 done' in (logs / 'rank0.log').read_text()
+
+
+def test_killed_rank_then_resume_on_one_process(tmp_path, corpus_inputs, model_args, two_rank_run, inference_entry):
+    paths, listing, boxes = corpus_inputs
+    out = tmp_path / 'out'
+    cmd = _rank_cmd(listing, boxes, out, model_args, '--rank_timeout', '3')
+    procs = _launch(cmd, 2, _free_port(), tmp_path)
+    part = out / 'manifest.rank1.jsonl'
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:   # kill rank 1 as soon as it finished its first input
+        if part.is_file() and any(json.loads(line)['status'] == 'done' for line in part.read_text().splitlines()
+                                  if line.endswith('}')):
+            procs[1].send_signal(signal.SIGSTOP)
+            procs[1].send_signal(signal.SIGKILL)
+            break
+        assert procs[1].poll() is None, (tmp_path / 'rank1.log').read_text()[-3000:]
+        time.sleep(0.05)
+    else:
+        pytest.fail('rank 1 finished no input')
+    codes = _wait(procs, tmp_path)
+    assert codes[0] == 1 and codes[1] == -signal.SIGKILL
+    first = _manifest(out)
+    missing = [n for n, r in first.items() if r['status'] in ('unfinished', 'pending')]
+    assert missing and all(first[n]['rank'] == 1 for n in missing), first   # only rank 1's unfinished inputs
+    assert 'taken as dead' in (tmp_path / 'rank0.log').read_text()
+    done_before = {n: (out / r['output'] / 'results.npz').stat().st_mtime_ns for n, r in first.items()
+                   if r['status'] == 'done'}
+
+    with pytest.raises(SystemExit) as info:   # one process, --resume: finishes exactly what is missing
+        inference_entry.main(cmd[2:-2] + ['--resume'])
+    assert info.value.code == 1               # the corrupt video fails again
+    manifest = _manifest(out)
+    assert all(r['status'] in ('done', 'skipped', 'failed') for r in manifest.values())
+    assert {n for n, r in manifest.items() if r['status'] == 'skipped'} == set(done_before)
+    assert manifest['broken.mp4']['status'] == 'failed'
+    for n, mtime in done_before.items():      # finished inputs were not touched
+        assert (out / manifest[n]['output'] / 'results.npz').stat().st_mtime_ns == mtime
+    ref_out, _, _ = two_rank_run
+    ref = _manifest(ref_out)
+    for n, rec in manifest.items():           # every output equals the uninterrupted run's
+        if rec['status'] != 'failed':
+            assert rec['output'] == ref[n]['output']
+            _assert_same_results(out / rec['output'] / 'results.npz', ref_out / ref[n]['output'] / 'results.npz')
