@@ -120,3 +120,26 @@ def test_corpus_flags(tmp_path, capsys):
         with pytest.raises(SystemExit) as info:
             parse_args([*argv, *model])
         assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_slurm_inference_script_with_a_fake_srun(tmp_path):
+    import os
+    import subprocess
+    root = Path(__file__).resolve().parents[1]
+    fake = tmp_path / 'bin'
+    fake.mkdir()
+    (fake / 'srun').write_text('#!/bin/sh\nfor a in "$@"; do echo "$a"; done > "$SRUN_LOG"\n')
+    (fake / 'srun').chmod(0o755)
+    log = tmp_path / 'srun_args.txt'
+    env = {k: v for k, v in os.environ.items() if k not in ('PARTITION', 'GPUS_PER_NODE')}
+    env.update(PATH=f'{fake}:{os.environ["PATH"]}', SRUN_LOG=str(log))
+    script = str(root / 'main' / 'slurm_inference.sh')
+    subprocess.run(['sh', script, 'lab', '12', '--input_list', 'v.txt', '--resume'], env=env, check=True, timeout=30)
+    args = log.read_text().splitlines()
+    for expected in ('--job-name=lab', '--ntasks=12', '--ntasks-per-node=8', '--gres=gpu:8'):
+        assert expected in args
+    assert not any(a.startswith(('--partition', '--kill-on-bad-exit')) for a in args)  # a dead task stops no other
+    tail = args[args.index(str(root / 'main' / 'inference.py')):]
+    assert tail[1:] == ['--no_progress', '--input_list', 'v.txt', '--resume']
+    bad = subprocess.run(['sh', script, 'lab', 'x'], env=env, capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and 'NUM_GPU' in bad.stderr
