@@ -393,7 +393,11 @@ def run_corpus(root: Path, paths: Sequence[Path], *, load: Callable[[str], objec
     t0 = time.perf_counter()
     model, load_error = None, None
     try:
-        model = load(str(select_device(device, info.local_rank)))
+        torch_device = select_device(device, info.local_rank)
+        if torch_device.type == 'cuda':
+            import torch
+            torch.cuda.set_device(torch_device)  # libraries that use the current device stay on this rank's GPU
+        model = load(str(torch_device))
     except Exception as e:  # noqa: BLE001 - reported on every rank below, then re-raised here
         load_error = e
     errors = du.all_gather(None if load_error is None else f'rank {rank}: {type(load_error).__name__}: {load_error}')
@@ -402,7 +406,7 @@ def run_corpus(root: Path, paths: Sequence[Path], *, load: Callable[[str], objec
         raise load_error
     if any(errors):
         du.destroy()
-        raise RuntimeError('a rank could not load the model: ' + '; '.join(e for e in errors if e))
+        raise CorpusError('another rank could not load the model: ' + '; '.join(e for e in errors if e))
     digest = settings_digest(settings(model))
     plan = None
     if rank == 0:
@@ -414,10 +418,11 @@ def run_corpus(root: Path, paths: Sequence[Path], *, load: Callable[[str], objec
     plan = du.broadcast_object(plan)
     du.destroy()                             # from here on no rank waits on another through a collective
     if plan.error:
-        raise RuntimeError(f'planning the corpus failed on rank 0: {plan.error}')
+        raise CorpusError(f'planning the corpus failed on rank 0: {plan.error}')
     part = _PartWriter(root, rank, plan.run)
     heartbeat = _Heartbeat(root, rank, plan.run, interval=max(0.2, min(10.0, rank_timeout / 5))).start()
-    old_term = signal.signal(signal.SIGTERM, _sigterm_to_exit)
+    main_thread = threading.current_thread() is threading.main_thread()
+    old_term = signal.signal(signal.SIGTERM, _sigterm_to_exit) if main_thread else None  # finish the frame, then stop
     mine = plan.shards[rank]
     if rank == 0:
         logger.info('corpus: %d input(s) over %d rank(s) (%d already done are skipped); this rank: %d input(s), '
@@ -449,7 +454,8 @@ def run_corpus(root: Path, paths: Sequence[Path], *, load: Callable[[str], objec
             logger.info('[rank %d %d/%d] %s: done (%d frames, %d people) -> %s', rank, n, len(mine), inp.path,
                         summary['frames'] + summary['skipped'], summary['people'], root / inp.name)
     finally:
-        signal.signal(signal.SIGTERM, old_term)
+        if main_thread:
+            signal.signal(signal.SIGTERM, old_term)
         heartbeat.finish()
     if rank != 0:
         return {'rank': rank, 'world_size': world, 'inputs': len(mine), **own, 'complete': own['failed'] == 0,
