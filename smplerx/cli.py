@@ -152,7 +152,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def _corpus_mode(parser: argparse.ArgumentParser, args: argparse.Namespace) -> bool:
     """Whether the input flags name many inputs: --input_list, --video_input DIR, or --img_path DIR that holds no
-    image file directly (then its sub-folders are the inputs). A folder with images stays one input."""
+    image file directly but sub-folders (each one input). A folder with images (or empty) stays one input."""
     if args.input_list:
         if not Path(args.input_list).is_file():
             parser.error(f'--input_list {args.input_list} is not a file; give a text file with one input per line')
@@ -160,8 +160,8 @@ def _corpus_mode(parser: argparse.ArgumentParser, args: argparse.Namespace) -> b
     elif args.video_input:
         corpus = Path(args.video_input).is_dir()
     else:
-        from common.inference.corpus import has_images
-        corpus = Path(args.img_path).is_dir() and not has_images(Path(args.img_path))
+        from common.inference.corpus import is_folder_of_inputs
+        corpus = Path(args.img_path).is_dir() and is_folder_of_inputs(Path(args.img_path))
     if corpus and args.video_output:
         parser.error('--video_output names one file: with many inputs each overlay video goes into its input\'s '
                      'folder (OUTPUT_FOLDER/NAME/NAME_smplx.mp4); drop --video_output')

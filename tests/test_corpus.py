@@ -85,11 +85,12 @@ def test_latest_record_wins_and_torn_lines_are_ignored(tmp_path):
     recs = [{'input': '/a', 'status': 'done', 'time': 5.0, 'run': 'r1'},
             {'input': '/a', 'status': 'running', 'time': 9.0, 'run': 'r2'},
             {'input': '/b', 'status': 'failed', 'time': 3.0, 'run': 'r2'}]
+    (tmp_path / 'manifest.jsonl').write_text(json.dumps({'input': '/b', 'status': 'pending', 'time': None}) + '\n')
     (tmp_path / 'manifest.rank1.jsonl').write_text(json.dumps(recs[1]) + '\n' + json.dumps(recs[2]) + '\n{"inp')
     (tmp_path / 'manifest.rank0.jsonl').write_text(json.dumps(recs[0]) + '\n')
     (tmp_path / 'manifest.rank0.jsonl.tmp').write_text('not a part file')
     read = corpus.read_records(tmp_path)
-    assert len(read) == 3
+    assert len(read) == 4
     latest = corpus.latest_records(read)
     assert latest['/a']['status'] == 'running' and latest['/b']['status'] == 'failed'
     assert corpus.latest_records(read, run='r1') == {'/a': recs[0]}
@@ -105,6 +106,8 @@ def test_corpus_flags(tmp_path, capsys):
     _touch(tmp_path / 'vids' / 'a.mp4')
     assert parse_args(['--img_path', str(seq), *model]).corpus is False            # images: one input, as before
     assert parse_args(['--img_path', str(seq / '000001.jpg'), *model]).corpus is False
+    (tmp_path / 'empty').mkdir()
+    assert parse_args(['--img_path', str(tmp_path / 'empty'), *model]).corpus is False   # today's error stays
     single = parse_args(['--video_input', str(tmp_path / 'vids' / 'a.mp4'), *model, '--output_folder', 'o'])
     assert single.corpus is False and single.video_output == str(Path('o') / 'a_smplx.mp4')
     args = parse_args(['--img_path', str(tmp_path / 'seqs'), *model, '--output_folder', str(tmp_path / 'out')])

@@ -46,7 +46,7 @@ from common.inference.io import IMAGE_EXTENSIONS
 logger = logging.getLogger(__name__)
 
 __all__ = ['VIDEO_EXTENSIONS', 'CorpusError', 'CorpusInput', 'read_input_list', 'list_video_folder',
-           'list_image_folders', 'has_images', 'folder_names', 'shard_inputs', 'read_records', 'latest_records',
+           'list_image_folders', 'has_images', 'is_folder_of_inputs', 'folder_names', 'shard_inputs', 'read_records', 'latest_records',
            'folder_complete', 'settings_digest', 'run_corpus', 'MANIFEST', 'FINAL_STATUSES']
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpeg', '.wmv', '.flv', '.ts',
@@ -74,6 +74,13 @@ class CorpusInput:
 def has_images(folder: Path) -> bool:
     """Whether ``folder`` directly holds an image file (then ``--img_path folder`` is one input)."""
     return any(p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS for p in Path(folder).iterdir())
+
+
+def is_folder_of_inputs(folder: Path) -> bool:
+    """Whether ``--img_path folder`` names a corpus: no image file directly in it, and at least one (non-hidden)
+    sub-folder. A folder with images, or an empty folder, stays one input (today's meaning and errors)."""
+    entries = list(Path(folder).iterdir())
+    return not has_images(folder) and any(p.is_dir() and not p.name.startswith('.') for p in entries)
 
 
 def _visible(entries: Iterable[Path], exclude: Path | None) -> list[Path]:
@@ -218,7 +225,7 @@ def latest_records(records: Iterable[dict], run: str | None = None) -> dict[str,
         if 'input' not in rec or 'status' not in rec or (run is not None and rec.get('run') != run):
             continue
         old = best.get(rec['input'])
-        if old is None or float(rec.get('time', 0)) >= float(old.get('time', 0)):
+        if old is None or float(rec.get('time') or 0) >= float(old.get('time') or 0):
             best[rec['input']] = rec
     return best
 
