@@ -146,3 +146,53 @@ def test_slurm_inference_script_with_a_fake_srun(tmp_path):
     assert tail[1:] == ['--no_progress', '--input_list', 'v.txt', '--resume']
     bad = subprocess.run(['sh', script, 'lab', 'x'], env=env, capture_output=True, text=True, timeout=30)
     assert bad.returncode == 2 and 'NUM_GPU' in bad.stderr
+
+
+# ---------------------------------------------------------------------------------------------- resume plan
+def _done_folder(root: Path, name: str, input_path: str, complete: bool = True) -> None:
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / 'run.json').write_text(json.dumps({'input': {'path': input_path}, 'complete': complete}))
+    (folder / 'results.npz').write_bytes(b'PK')
+
+
+def test_resume_plan_skips_only_done_inputs_with_the_same_settings_and_a_complete_folder(tmp_path):
+    root = tmp_path / 'out'
+    inputs = [str(_touch(tmp_path / 'in' / f'{n}.mp4')) for n in ('ok', 'other_settings', 'incomplete', 'failed',
+                                                                   'new')]
+    _done_folder(root, 'ok', inputs[0])
+    _done_folder(root, 'other_settings', inputs[1])
+    _done_folder(root, 'incomplete', inputs[2], complete=False)
+    recs = [{'input': inputs[0], 'output': 'ok', 'status': 'done', 'settings': 'S', 'time': 1, 'frames': 7},
+            {'input': inputs[1], 'output': 'other_settings', 'status': 'done', 'settings': 'T', 'time': 1},
+            {'input': inputs[2], 'output': 'incomplete', 'status': 'done', 'settings': 'S', 'time': 1},
+            {'input': inputs[3], 'output': 'failed', 'status': 'failed', 'settings': 'S', 'time': 1}]
+    (root / 'manifest.rank3.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in recs))
+    plan = corpus._make_plan(root, inputs, 2, resume=True, digest='S', start=None, end=None)
+    assert plan.skipped == [0] and plan.inputs[0].frames == 7
+    assert sorted(i for s in plan.shards for i in s) == [1, 2, 3, 4]
+    assert [i.name for i in plan.inputs] == ['ok', 'other_settings', 'incomplete', 'failed', 'new']
+    fresh = corpus._make_plan(root, inputs, 1, resume=False, digest='S', start=None, end=None)
+    # unreadable videos all weigh 1: by path (failed < incomplete < new < ok < other_settings)
+    assert fresh.skipped == [] and fresh.shards == [[3, 2, 4, 0, 1]]
+
+
+def test_rank_zero_waits_for_finished_ranks_and_gives_up_on_a_silent_one(tmp_path):
+    beats = tmp_path / '.corpus'
+    beats.mkdir()
+    (beats / 'rank1.json').write_text(json.dumps({'run': 'R', 'rank': 1, 'beat': 9, 'state': 'finished'}))
+    (beats / 'rank2.json').write_text(json.dumps({'run': 'R', 'rank': 2, 'beat': 3, 'state': 'running'}))
+    (beats / 'rank3.json').write_text(json.dumps({'run': 'old', 'rank': 3, 'beat': 5, 'state': 'finished'}))
+    import time
+    t = time.monotonic()
+    assert corpus._wait_for_ranks(tmp_path, 'R', 4, timeout=0.5, poll=0.05) == [2, 3]
+    assert 0.5 <= time.monotonic() - t < 5
+    live = corpus._Heartbeat(tmp_path, 2, 'R', interval=0.05).start()   # a beating rank is waited for
+    try:
+        t = time.monotonic()
+        import threading
+        threading.Timer(1.0, live.finish).start()
+        assert corpus._wait_for_ranks(tmp_path, 'R', 3, timeout=0.5, poll=0.05) == []
+        assert time.monotonic() - t >= 1.0
+    finally:
+        live._stop.set()
