@@ -250,6 +250,15 @@ def run_corpus(args: argparse.Namespace) -> dict:
                       device=args.device, rank_timeout=args.rank_timeout)
 
 
+def _launch_world() -> int:
+    """The number of ranks torchrun or srun started (1 without a launcher)."""
+    if os.environ.get('WORLD_SIZE', '').isdigit():
+        return int(os.environ['WORLD_SIZE'])
+    if 'SLURM_PROCID' in os.environ and os.environ.get('SLURM_NTASKS', '').isdigit():
+        return int(os.environ['SLURM_NTASKS'])
+    return 1
+
+
 def _launch_rank() -> int:
     """This process's rank as torchrun or srun set it (0 without a launcher), for logging before any set-up."""
     for name in ('RANK', 'SLURM_PROCID'):
@@ -261,6 +270,11 @@ def _launch_rank() -> int:
 def inference_main(argv=None) -> dict:
     """``main/inference.py``: parse, run, and turn every user mistake into one line and exit code 2."""
     args = parse_args(argv)
+    if not args.corpus and _launch_world() > 1:
+        from common.utils.cli import exit_with_error
+        exit_with_error(f'{_launch_world()} ranks were started for one input ({args.video_input or args.img_path}); '
+                        f'one input runs in one process: start one process, or give many inputs (--input_list FILE, '
+                        f'--video_input DIR, --img_path DIR_OF_FOLDERS) to shard them over the ranks')
     from common.utils.logs import setup_logging
     rank = _launch_rank() if args.corpus else 0
     setup_logging(rank)

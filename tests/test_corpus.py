@@ -196,3 +196,13 @@ def test_rank_zero_waits_for_finished_ranks_and_gives_up_on_a_silent_one(tmp_pat
         assert time.monotonic() - t >= 1.0
     finally:
         live._stop.set()
+
+
+def test_one_input_under_a_launcher_is_refused(tmp_path, capsys, monkeypatch):
+    from smplerx.cli import inference_main
+    _touch(tmp_path / 'a.mp4')
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    monkeypatch.setenv('RANK', '1')
+    with pytest.raises(SystemExit) as info:
+        inference_main(['--video_input', str(tmp_path / 'a.mp4'), '--config', 'c', '--random_weights'])
+    assert info.value.code == 2 and 'one input runs in one process' in capsys.readouterr().err
