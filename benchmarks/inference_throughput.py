@@ -29,6 +29,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from common.utils.precision import PRECISION_NAMES  # noqa: E402
+
 
 def sync(device):
     if device.type == 'cuda':
@@ -92,7 +94,7 @@ def main(argv=None):
     p.add_argument('--boxes', default=os.path.join(ROOT, 'demo', 'sample_boxes.json'))
     p.add_argument('--frames', type=int, default=30, help='frames of the video to process')
     p.add_argument('--batch_sizes', type=int, nargs='+', default=[1, 8, 32])
-    p.add_argument('--precisions', nargs='+', default=['fp32', 'bf16'], choices=('fp32', 'bf16', 'fp16'))
+    p.add_argument('--precisions', nargs='+', default=['fp32', 'bf16'], choices=PRECISION_NAMES)
     p.add_argument('--model_iters', type=int, default=3)
     p.add_argument('--renderer', default='opencv', choices=('auto', 'pyrender', 'opencv'))
     p.add_argument('--device', default='auto')

@@ -22,6 +22,8 @@ sys.path.insert(0, str(ROOT))  # benchmarks are entry scripts, like main/*.py
 
 import torch  # noqa: E402
 
+from common.utils.precision import add_precision_argument  # noqa: E402
+
 TINY = {'feat_dim': 64, 'encoder.depth': 2, 'encoder.num_heads': 2}
 
 
@@ -30,7 +32,7 @@ def parse_args():
     p.add_argument('--variant', choices=['tiny', 's', 'b', 'l', 'h'], default='tiny',
                    help='model size: the *_32 config, or tiny = S with feat_dim 64 and 2 blocks')
     p.add_argument('--batch_size', type=int, default=4, help='samples per step')
-    p.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32', help='autocast dtype')
+    add_precision_argument(p, default='fp32')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu', help='cpu or cuda')
     p.add_argument('--warmup', type=int, default=2, help='untimed steps first')
     p.add_argument('--iters', type=int, default=5, help='timed steps')
