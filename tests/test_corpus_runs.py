@@ -81,7 +81,8 @@ def references(tmp_path_factory, corpus_inputs, model_args, inference_entry):
     refs = {}
     for name in ('a', 'short.mp4', 'frames'):
         flag = '--img_path' if name == 'frames' else '--video_input'
-        inference_entry.main([flag, str(paths[name.replace('.mp4', '')]), '--bbox_file', str(boxes), '--output_folder', str(out / name),
+        inference_entry.main([flag, str(paths[name.replace('.mp4', '')]), '--bbox_file', str(boxes),
+                              '--output_folder', str(out / name),
                               '--no_overlay', *RUN_ARGS, *model_args])
         refs[name] = out / name / 'results.npz'
     refs['b'] = refs['a']  # b is a byte copy of a (another path, same content)

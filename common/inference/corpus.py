@@ -46,7 +46,8 @@ from common.inference.io import IMAGE_EXTENSIONS
 logger = logging.getLogger(__name__)
 
 __all__ = ['VIDEO_EXTENSIONS', 'CorpusError', 'CorpusInput', 'read_input_list', 'list_video_folder',
-           'list_image_folders', 'has_images', 'is_folder_of_inputs', 'folder_names', 'shard_inputs', 'read_records', 'latest_records',
+           'list_image_folders', 'has_images', 'is_folder_of_inputs', 'folder_names', 'shard_inputs',
+           'read_records', 'latest_records',
            'folder_complete', 'settings_digest', 'run_corpus', 'MANIFEST', 'FINAL_STATUSES']
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg', '.mpeg', '.wmv', '.flv', '.ts',
