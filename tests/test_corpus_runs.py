@@ -163,12 +163,13 @@ def test_two_ranks_a_killed_rank_and_resume_on_one_process(tmp_path, corpus_inpu
         pytest.fail('rank 1 finished no input')
     codes = _wait(procs, tmp_path)
     log0 = (tmp_path / 'rank0.log').read_text()
-    assert codes == [1, -signal.SIGKILL], log0[-3000:]    # rank 0 did not hang on the dead rank; exit 1
+    logs = f'rank 0: {log0[-3000:]}\nrank 1: {(tmp_path / "rank1.log").read_text()[-3000:]}\npart 1: {part.read_text()}'
+    assert codes == [1, -signal.SIGKILL], logs    # rank 0 did not hang on the dead rank; exit 1
     first = _manifest(out)
     assert sorted(first) == ['a', 'b', 'broken.mp4', 'frames', 'short.mp4']
     assert {n: r['rank'] for n, r in first.items()} == {'a': 0, 'frames': 0, 'broken.mp4': 0, 'b': 1, 'short.mp4': 1}
     assert {n: r['status'] for n, r in first.items()} == {'a': 'done', 'frames': 'done', 'b': 'done',
-                                                          'broken.mp4': 'failed', 'short.mp4': 'unfinished'}
+                                                          'broken.mp4': 'failed', 'short.mp4': 'unfinished'}, logs
     broken = first['broken.mp4']
     assert 'FrameSourceError' in broken['reason'] and 'broken.mp4' in broken['reason']
     assert 'taken as dead' in log0 and 'corpus: 5 input(s): 3 done' in log0
