@@ -144,7 +144,7 @@ def _check_against(out: Path, manifest: dict, refs: dict) -> None:
 def test_two_ranks_a_killed_rank_and_resume_on_one_process(tmp_path, corpus_inputs, references, model_args,
                                                            inference_entry):
     """Weights (frames): a 3, b 3, frames 2, short 2, broken 1 -> rank 0: a, frames, broken; rank 1: b, short.
-    Rank 1 is killed (SIGKILL) right after finishing b, while on short."""
+    Rank 1 is killed (SIGKILL) right after it finished b and started short."""
     paths, listing, boxes = corpus_inputs
     out = tmp_path / 'out'
     cmd = _rank_cmd(listing, boxes, out, model_args, '--rank_timeout', '4')  # > a loaded machine's stalls
@@ -152,8 +152,9 @@ def test_two_ranks_a_killed_rank_and_resume_on_one_process(tmp_path, corpus_inpu
     part = out / 'manifest.rank1.jsonl'
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
-        if part.is_file() and any(json.loads(line)['status'] == 'done' for line in part.read_text().splitlines()
-                                  if line.endswith('}')):
+        statuses = [json.loads(line)['status'] for line in part.read_text().splitlines()
+                    if line.endswith('}')] if part.is_file() else []
+        if statuses.count('running') == 2:    # b done, short started
             procs[1].send_signal(signal.SIGSTOP)
             procs[1].send_signal(signal.SIGKILL)
             break
