@@ -1,9 +1,12 @@
 """The inference command line (``main/inference.py``, console script ``smplerx-infer``): flags -> ``smplerx.load``
--> ``Predictor.run``. Parsing imports nothing heavy, so ``--help`` answers at once."""
+-> ``Predictor.run``; many inputs (``--input_list``, a folder of videos or of image folders) go through
+``common.inference.corpus.run_corpus``, which calls the same ``Predictor.run`` once per input. Parsing imports
+nothing heavy, so ``--help`` answers at once."""
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 from common.config import add_cfg_options_argument
@@ -14,7 +17,8 @@ from common.weights import add_unsafe_load_argument
 
 logger = logging.getLogger('inference')
 
-__all__ = ['build_parser', 'parse_args', 'inference_main', 'MESH_FORMATS']
+__all__ = ['build_parser', 'parse_args', 'load_model', 'run', 'run_corpus', 'corpus_inputs', 'inference_main',
+           'MESH_FORMATS']
 
 MESH_FORMATS = ('obj', 'ply', 'glb')
 
@@ -25,6 +29,9 @@ EPILOG = """examples:
       --output_folder out/seq --show_bbox --batch_size 32 --precision bf16
   python main/inference.py --video_input demo/sample.mp4 --bbox_file demo/sample_boxes.json \\
       --config config_smpler_x_s32 --ckpt my_run/snapshot_10.pth.tar --output_folder out/sample --resume
+  # a corpus (one output folder per input + manifest.jsonl); on N GPUs: torchrun --nproc_per_node N main/inference.py
+  python main/inference.py --input_list videos.txt --pretrained_model smpler_x_h32 --output_folder out/corpus \
+      --multi_person --no_overlay --resume
 """
 
 
@@ -32,9 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(description='SMPL-X estimation of the people in a video, image folder or image.',
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_argument_group('input')
-    src.add_argument('--video_input', help='video file (frames numbered from 1)')
+    src.add_argument('--video_input', help='video file (frames numbered from 1); a folder: every video in it, '
+                                           'each one input of a corpus')
     src.add_argument('--img_path', help='image folder (frames sorted by name; numeric names give the frame '
-                                        'numbers) or one image file')
+                                        'numbers) or one image file; a folder holding no image but sub-folders: '
+                                        'each sub-folder one input of a corpus')
+    src.add_argument('--input_list', help='text file, one input per line (videos, image folders, images; '
+                                          '"#" comments, relative paths from the current directory): a corpus')
     src.add_argument('--start', type=int, default=None, help='first frame number (as the original; default: first)')
     src.add_argument('--end', type=int, default=None, help='number of frames from --start (a count, as the '
                                                            'original; default: all)')
@@ -96,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_precision_argument(r, extra_help=' (fp16 on the CPU runs as bf16)')
     r.add_argument('--compile', action='store_true', help='torch.compile the model')
     add_device_argument(r)
+    c = p.add_argument_group('corpus (many inputs; README "Inference over a corpus")')
+    c.add_argument('--rank_timeout', type=float, default=300.0, help='seconds without a heartbeat after which rank 0 '
+                   'takes another rank as dead and writes the manifest without waiting for it')
     return p
 
 
@@ -103,8 +117,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     """Parse and check flag combinations before any heavy work (``parser.error`` exits with a message)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if bool(args.video_input) == bool(args.img_path):
-        parser.error('give exactly one of --video_input FILE or --img_path DIR|IMAGE')
+    if sum(bool(x) for x in (args.video_input, args.img_path, args.input_list)) != 1:
+        parser.error('give exactly one of --video_input FILE|DIR, --img_path DIR|IMAGE or --input_list FILE')
+    args.corpus = _corpus_mode(parser, args)
     if args.pretrained_model and (args.config or args.ckpt):
         parser.error('--pretrained_model selects both config and weights: give it alone, or --config FILE with '
                      '--ckpt PATH (or --random_weights)')
@@ -137,28 +152,56 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.save_mesh = True
     if args.video_output and not args.video_output.lower().endswith('.mp4'):
         parser.error(f'--video_output must end with .mp4, got {args.video_output}')
-    if args.video_input and args.video_output is None and not args.no_overlay:
+    if args.rank_timeout <= 0:
+        parser.error(f'--rank_timeout must be > 0 seconds, got {args.rank_timeout}')
+    if args.video_input and args.video_output is None and not args.no_overlay and not args.corpus:
         args.video_output = str(Path(args.output_folder) / f'{Path(args.video_input).stem}_smplx.mp4')
     if args.no_overlay:
         args.video_output = None
     return args
 
 
-def run(args: argparse.Namespace) -> dict:
-    """Load the model the flags name and run it over the input; returns the run summary."""
+def _corpus_mode(parser: argparse.ArgumentParser, args: argparse.Namespace) -> bool:
+    """Whether the input flags name many inputs: --input_list, --video_input DIR, or --img_path DIR that holds no
+    image file directly but sub-folders (each one input). A folder with images (or empty) stays one input."""
+    if args.input_list:
+        if not Path(args.input_list).is_file():
+            parser.error(f'--input_list {args.input_list} is not a file; give a text file with one input per line')
+        corpus = True
+    elif args.video_input:
+        corpus = Path(args.video_input).is_dir()
+    else:
+        from common.inference.corpus import is_folder_of_inputs
+        corpus = Path(args.img_path).is_dir() and is_folder_of_inputs(Path(args.img_path))
+    if corpus and args.video_output:
+        parser.error('--video_output names one file: with many inputs each overlay video goes into its input\'s '
+                     'folder (OUTPUT_FOLDER/NAME/NAME_smplx.mp4); drop --video_output')
+    return corpus
+
+
+def load_model(args: argparse.Namespace, device: str | None = None):
+    """``smplerx.load`` with the flags' model, precision and detector (the detector built now, so a missing one
+    fails before any output is written)."""
     import smplerx
+    model = smplerx.load(args.pretrained_model or args.config, ckpt=args.ckpt, random_weights=args.random_weights,
+                         device=device or args.device, precision=args.precision, cfg_options=args.cfg_options,
+                         detector=args.detector, compile=args.compile, offline=args.offline,
+                         unsafe_load=args.unsafe_load)
+    if not args.bbox_file:
+        model.detector  # noqa: B018 - build it now: a missing detector fails before any output is written
+    return model
+
+
+def run(args: argparse.Namespace, model=None) -> dict:
+    """Run the model the flags name (loaded unless given) over the one input; returns the run summary."""
     from common.inference.io import open_source
     from common.inference.output_stage import WriteOptions
     from common.inference.stream import StreamOptions
 
     open_source(args.video_input or args.img_path, args.start, args.end,  # fail fast on a bad input
                 expect='video' if args.video_input else 'images')
-    model = smplerx.load(args.pretrained_model or args.config, ckpt=args.ckpt, random_weights=args.random_weights,
-                         device=args.device, precision=args.precision, cfg_options=args.cfg_options,
-                         detector=args.detector, compile=args.compile, offline=args.offline,
-                         unsafe_load=args.unsafe_load)
-    if not args.bbox_file:
-        model.detector  # noqa: B018 - build it now: a missing detector fails before any output is written
+    if model is None:
+        model = load_model(args)
     stream = StreamOptions(batch_size=args.batch_size, det_batch_size=args.det_batch_size,
                            multi_person=args.multi_person, iou_thr=args.iou_thr, min_size=args.bbox_thr,
                            score_thr=args.score_thr, track_iou=args.track_iou, smooth=args.smooth,
@@ -181,13 +224,82 @@ def run(args: argparse.Namespace) -> dict:
     return summary
 
 
+# flags that do not change what an input's folder holds (everything else is hashed into the manifest records)
+_NOT_SETTINGS = ('video_input', 'img_path', 'input_list', 'output_folder', 'video_output', 'resume', 'overwrite',
+                 'no_progress', 'batch_size', 'det_batch_size', 'device', 'compile', 'rank_timeout', 'corpus',
+                 'offline', 'unsafe_load', 'pretrained_model', 'config', 'ckpt', 'random_weights')
+
+
+def corpus_inputs(args: argparse.Namespace) -> list[Path]:
+    """The inputs the corpus flags name (``common.inference.corpus``; the output folder is never an input)."""
+    from common.inference import corpus
+    out = Path(args.output_folder).resolve()
+    if args.input_list:
+        return corpus.read_input_list(Path(args.input_list))
+    if args.video_input:
+        return corpus.list_video_folder(Path(args.video_input), exclude=out)
+    return corpus.list_image_folders(Path(args.img_path), exclude=out)
+
+
+def run_corpus(args: argparse.Namespace) -> dict:
+    """Many inputs: each rank loads the model once and runs ``run`` (-> ``Predictor.run``) on its share."""
+    from common.inference.corpus import run_corpus as corpus_run
+    from common.inference.io import IMAGE_EXTENSIONS
+
+    def run_one(model, inp, folder: Path, resume: bool) -> dict:
+        path = Path(inp.path)
+        is_video = path.is_file() and path.suffix.lower() not in IMAGE_EXTENSIONS
+        one = argparse.Namespace(**vars(args))
+        one.video_input, one.img_path, one.input_list = (inp.path, None, None) if is_video else (None, inp.path, None)
+        one.output_folder, one.resume, one.corpus = str(folder), resume, False
+        one.video_output = str(folder / f'{path.stem}_smplx.mp4') if is_video and not args.no_overlay else None
+        summary = run(one, model)
+        if summary['frames'] + summary['skipped'] == 0:
+            raise RuntimeError(f'no frame of {inp.path} could be read (see the warnings above)')
+        return summary
+
+    def settings(model) -> dict:
+        return {'model': model.provenance(),
+                'flags': {k: v for k, v in sorted(vars(args).items()) if k not in _NOT_SETTINGS}}
+
+    return corpus_run(Path(args.output_folder), corpus_inputs(args), load=lambda device: load_model(args, device),
+                      run_one=run_one, settings=settings, resume=args.resume, start=args.start, end=args.end,
+                      device=args.device, rank_timeout=args.rank_timeout)
+
+
+def _launch_world() -> int:
+    """The number of ranks torchrun or srun started (1 without a launcher)."""
+    if os.environ.get('WORLD_SIZE', '').isdigit():
+        return int(os.environ['WORLD_SIZE'])
+    if 'SLURM_PROCID' in os.environ and os.environ.get('SLURM_NTASKS', '').isdigit():
+        return int(os.environ['SLURM_NTASKS'])
+    return 1
+
+
+def _launch_rank() -> int:
+    """This process's rank as torchrun or srun set it (0 without a launcher), for logging before any set-up."""
+    for name in ('RANK', 'SLURM_PROCID'):
+        if os.environ.get(name, '').isdigit():
+            return int(os.environ[name])
+    return 0
+
+
 def inference_main(argv=None) -> dict:
     """``main/inference.py``: parse, run, and turn every user mistake into one line and exit code 2."""
     args = parse_args(argv)
+    if not args.corpus and _launch_world() > 1:
+        from common.utils.cli import exit_with_error
+        exit_with_error(f'{_launch_world()} ranks were started for one input ({args.video_input or args.img_path}); '
+                        f'one input runs in one process: start one process, or give many inputs (--input_list FILE, '
+                        f'--video_input DIR, --img_path DIR_OF_FOLDERS) to shard them over the ranks')
     from common.utils.logs import setup_logging
-    setup_logging()
+    rank = _launch_rank() if args.corpus else 0
+    setup_logging(rank)
+    if rank > 0:
+        args.no_progress = True
     from common.checkpoint import CheckpointError
     from common.config import ConfigError
+    from common.inference.corpus import CorpusError
     from common.inference.detection import BoxFileError
     from common.inference.io import FrameSourceError
     from common.inference.runner import OutputFolderError
@@ -198,14 +310,18 @@ def inference_main(argv=None) -> dict:
     from common.export.rig import RigError  # noqa: I001 - export errors (--export)
     from common.export.tracks import ExportInputError
     try:
-        summary = run(args)
+        summary = run_corpus(args) if args.corpus else run(args)
     except (FrameSourceError, BoxFileError, ConfigError, BodyModelError, WeightsNotFoundError,
-            CheckpointError, DeviceError, OutputFolderError, ExportInputError, RigError) as e:
+            CheckpointError, DeviceError, OutputFolderError, CorpusError, ExportInputError, RigError) as e:
         logger.error('%s', e)
         raise SystemExit(2) from e
     except FileWriteError as e:
         logger.error('%s', e)
         raise SystemExit(1) from e
+    if args.corpus:
+        if rank == 0 and not summary['complete']:
+            raise SystemExit(1)  # the summary line and the manifest say which inputs failed or are missing
+        return summary
     if summary['frames'] + summary['skipped'] == 0:
         logger.error('no frame of %s could be read (see the warnings above): nothing was written',
                      args.video_input or args.img_path)
