@@ -129,7 +129,11 @@ def test_video_job_plays_and_downloads_every_person(app_server, browser_page, tm
     assert state['played'] is True and state['currentTime'] > state['start'], state
     assert (state['width'], state['height']) == (320, 240)
     links = download_links(browser_page)
-    assert set(links) == {'results.npz', 'people.zip'}, links
+    tracks = {b['track_id'] for f in frames.values() for b in f}
+    animation = {f'track_{t}.{ext}' for t in tracks for ext in ('bvh', 'glb', 'json')} | {'scene.glb'}
+    assert set(links) == {'results.npz', 'people.zip'} | animation, links
+    assert f'Frames: {len(frames)}'.encode() in fetch(links[f'track_{min(tracks)}.bvh'])
+    assert fetch(links['scene.glb'])[:4] == b'glTF'
     with np.load(io.BytesIO(fetch(links['results.npz']))) as res:
         assert len(res['frame_ids']) == len(frames) and len(res['frame']) == expected_people
         assert set(res['track_id'].tolist()) == {b['track_id'] for f in frames.values() for b in f}

@@ -29,7 +29,12 @@ def test_video_job_reports_every_frame_and_offers_the_results(tiny_predictor, tw
     assert result.kind == 'video' and result.overlay_image is None and result.overlay_video.is_file()
     assert len(result.table) == 12 and {row[2] for row in result.table} == {0, 1}
     names = [p.name for p in result.downloads]
-    assert names[0] == 'results.npz' and sorted(names[1:]) == [f'{f:06d}_{p}.npz' for f in range(1, 7) for p in (0, 1)]
+    animation = {f'track_{t}.{ext}' for t in (0, 1) for ext in ('bvh', 'glb', 'json')} | {'scene.glb'}
+    assert names[0] == 'results.npz' and sorted(n for n in names[1:] if n.endswith('.npz')) == [
+        f'{f:06d}_{p}.npz' for f in range(1, 7) for p in (0, 1)]
+    assert {n for n in names[1:] if not n.endswith('.npz')} == animation
+    bvh = next(p for p in result.downloads if p.name == 'track_1.bvh').read_text()
+    assert 'Frames: 6' in bvh and bvh.count('JOINT') + 1 == 55  # every frame of the video, the SMPL-X tree
     with np.load(result.downloads[0]) as res:
         assert list(res['frame_ids']) == list(range(1, 7)) and len(res['frame']) == 12
 

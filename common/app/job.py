@@ -4,7 +4,9 @@ job's folder, frame by frame, so the page can show progress and a cancelled job 
 what the page shows and offers for download.
 
 The job folder holds ``results/`` (the inference output folder: ``results.npz``, ``smplx/``, ``meta/``, ``mesh/``,
-``img/`` for a photo's overlay), ``overlay.mp4`` for a video and ``people.zip`` (a video's per-person files).
+``img/`` for a photo's overlay; ``results/export/`` for a video's animation files: BVH and animated glb per track,
+``scene.glb``, as ``main/export.py`` writes them), ``overlay.mp4`` for a video and ``people.zip`` (a video's
+per-person files).
 """
 from __future__ import annotations
 
@@ -42,12 +44,14 @@ class JobFailed(Exception):
 @dataclass
 class JobOptions:
     """The page's options. show_bbox: draw the person boxes on the overlay; mesh_formats: per-person meshes
-    ('obj', 'ply', 'glb'); renderer: overlay renderer."""
+    ('obj', 'ply', 'glb'); animation: a video's animation files (``common.export``: BVH and animated glb per
+    track, the scene glb); renderer: overlay renderer."""
     multi_person: bool = True
     track: bool = True
     smooth: bool = False
     show_bbox: bool = True
     mesh_formats: tuple = ('obj', 'glb')
+    animation: bool = True
     batch_size: int = 16
     renderer: str = 'auto'
 
@@ -120,8 +124,22 @@ def run_job(predictor, media: Path, boxes: Path | None, job_dir: Path, opts: Job
         raise JobFailed(f'{media.name}: nobody was found (no person box); upload a boxes file, or check that '
                         f'people are visible and large enough')
     overlay_image = out / 'img' / media.name if kind == 'image' else None
+    downloads = _downloads(out, job_dir, results)
+    if kind == 'video' and opts.animation:
+        downloads += _animation_files(predictor, out, source.fps, media)
     return JobResult(kind, overlay_image, video if video is not None and video.is_file() else None, table,
-                     _downloads(out, job_dir, results), writer.frames_written)
+                     downloads, writer.frames_written)
+
+
+def _animation_files(predictor, out: Path, fps: float, media: Path) -> list[Path]:
+    """The BVH / glb per track and the scene glb of a video's results (``main/export.py --format all``)."""
+    from common.export.exporter import export_results
+    from common.export.rig import RigError
+    from common.export.tracks import ExportInputError
+    try:
+        return export_results(out, 'all', body_model=predictor.body_model, fps=fps)
+    except (ExportInputError, RigError) as e:
+        raise JobFailed(f'{media.name}: the animation export failed: {e}') from e
 
 
 def people_table(res) -> list[list]:

@@ -77,7 +77,7 @@ def build_app(predictor, jobs: JobFolders, *, pipeline_check: bool, model_label:
 
     sessions = _Sessions()
 
-    def run(media, boxes, multi_person, track, smooth, show_bbox, mesh_formats, request: gr.Request,
+    def run(media, boxes, multi_person, track, smooth, show_bbox, mesh_formats, animation, request: gr.Request,
             progress=gr.Progress()):
         empty = (None, None, None, None)
         if media is None:
@@ -94,7 +94,8 @@ def build_app(predictor, jobs: JobFolders, *, pipeline_check: bool, model_label:
             progress((done, total) if total else (done, None), desc='frames', unit='frames')
 
         opts = JobOptions(multi_person=multi_person, track=track, smooth=smooth, show_bbox=show_bbox,
-                          mesh_formats=tuple(mesh_formats or ()), batch_size=batch_size, renderer=renderer)
+                          mesh_formats=tuple(mesh_formats or ()), animation=animation, batch_size=batch_size,
+                          renderer=renderer)
         try:
             result = run_job(predictor, Path(media), Path(boxes) if boxes else None, job_dir, opts, on_frame)
         except JobCancelled as e:
@@ -131,6 +132,7 @@ def build_app(predictor, jobs: JobFolders, *, pipeline_check: bool, model_label:
             show_bbox = gr.Checkbox(True, label='draw the person boxes')
             mesh_formats = gr.CheckboxGroup(list(MESH_FORMATS), value=['obj', 'glb'], label='mesh files',
                                             elem_id='mesh-formats')
+            animation = gr.Checkbox(True, label='animation files: BVH + glTF per track (videos)', elem_id='animation')
         with gr.Row():
             run_button = gr.Button('Run', variant='primary', elem_id='run')
             stop_button = gr.Button('Stop', variant='stop', elem_id='stop')
@@ -141,9 +143,9 @@ def build_app(predictor, jobs: JobFolders, *, pipeline_check: bool, model_label:
             video_out = gr.Video(label='Overlay (video)', interactive=False, autoplay=True, loop=True,
                                  elem_id='overlay-video')
         table = gr.Dataframe(headers=TABLE_HEADERS, label='People', interactive=False, elem_id='people')
-        downloads = gr.File(label='Downloads (results.npz, per-person parameters and meshes)',
+        downloads = gr.File(label='Downloads (results.npz, per-person parameters and meshes, animation files)',
                             file_count='multiple', interactive=False, elem_id='downloads')
-        job = run_button.click(run, [media, boxes, multi_person, track, smooth, show_bbox, mesh_formats],
+        job = run_button.click(run, [media, boxes, multi_person, track, smooth, show_bbox, mesh_formats, animation],
                                [status, image_out, video_out, table, downloads])
         stop_button.click(stop, None, status, cancels=[job], queue=False)
     return demo
