@@ -4,7 +4,12 @@ Examples:
     python benchmarks/model_throughput.py --variant s --batch_sizes 1,8 --precision fp32
     python benchmarks/model_throughput.py --variant b --batch_sizes 1,8,32 --precision bf16 --device cpu
     python benchmarks/model_throughput.py --variant h --batch_sizes 64 --precision bf16 --device cuda --compile
+    python benchmarks/model_throughput.py --variant s --batch_sizes 8 --precision bf16 --ab  # transform vs plain
     python benchmarks/model_throughput.py --variant s --batch_sizes 8 --precision bf16 --compile --ab  # vs eager
+
+The timed model is `optimize_for_inference(model, device, dtype)` (what the Estimator runs: BN-folded
+deconvolutions, gather sampling, 1x1-conv linears on the CPU, pre-cast weights); `--plain` times the
+plain model (the modules as the checkpoint describes them) instead, `--ab` both, interleaved.
 
 Weights are random (speed does not depend on them). Without `--human_model_path` the config's
 path is used when it holds SMPL-X files, otherwise a synthetic body model is generated once into
@@ -39,14 +44,12 @@ def parse_args():
                    help='compile the model first (common.model.compile_for_inference, as inference.py --compile)')
     p.add_argument('--channels_last', action='store_true', help='convert conv weights to channels_last')
     p.add_argument('--plain', action='store_true',
-                   help='reference path: plain module stacks, non-fused attention, BLAS linears '
-                        '(the computation pattern of the original), to measure our optimisations')
+                   help='time the plain model (no optimize_for_inference: module stacks as in the checkpoint, '
+                        'BatchNorm after each deconvolution, grid_sample, BLAS linears, autocast casts)')
     p.add_argument('--ab', action='store_true',
                    help='time a reference interleaved in the same run and report both and their ratio '
-                        '(robust to load changes on a shared machine): the --plain path, or with '
-                        '--compile the eager model')
-    p.add_argument('--no_prepare', action='store_true',
-                   help='skip model.prepare_for_inference(dtype) (cached low-precision weights)')
+                        '(robust to load changes on a shared machine): the plain model, or with '
+                        '--compile the eager optimize_for_inference model')
     p.add_argument('--iters', type=int, default=5, help='timed iterations per batch size (minimum)')
     p.add_argument('--min_seconds', type=float, default=3.0, help='keep timing at least this long')
     p.add_argument('--threads', type=int, default=0, help='torch CPU threads (0 = default)')
@@ -74,20 +77,6 @@ def resolve_body_model(path, cfg) -> str:
     return str(out / 'human_model_files')
 
 
-def set_plain(model, plain: bool) -> None:
-    """Switch the CPU fast paths off (plain=True) or on; parameters are untouched."""
-    from common.nets.layers import ConvGemmLinear
-    for m in model.modules():
-        if isinstance(m, ConvGemmLinear):
-            m.conv_gemm = not plain
-        if hasattr(m, 'fast_deconv'):
-            m.fast_deconv = not plain
-        if hasattr(m, 'fast_sample'):
-            m.fast_sample = not plain
-        if hasattr(m, 'fused_attn'):
-            m.fused_attn = not plain
-
-
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
 
@@ -100,7 +89,7 @@ def main():
     import os
     load_avg = os.getloadavg()[0]
     from common.config import load_config
-    from common.model import build_model, compile_for_inference
+    from common.model import build_model, compile_for_inference, optimize_for_inference
     t_import = time.perf_counter() - t0
     cfg = load_config(f'config_smpler_x_{args.variant}32.py')
     hmp = resolve_body_model(args.human_model_path, cfg)
@@ -118,13 +107,14 @@ def main():
     if args.channels_last:
         model.to(memory_format=torch.channels_last)
     dtype = PRECISIONS[args.precision]
-    if dtype is not None and not args.no_prepare:
-        model.prepare_for_inference(dtype)
-    # timed variants: name -> (module, plain); the second one (with --ab) is the reference
-    variants = {'compiled': (compile_for_inference(model, device), False)} if args.compile else \
-        {'plain' if args.plain else 'fast': (model, args.plain)}
+    t0 = time.perf_counter()
+    fast = optimize_for_inference(model, device, dtype)
+    t_transform = time.perf_counter() - t0
+    # timed variants: name -> module; the second one (with --ab) is the reference
+    variants = {'compiled': compile_for_inference(fast, device)} if args.compile else \
+        {'plain': model} if args.plain else {'fast': fast}
     if args.ab:
-        variants['eager' if args.compile else 'plain'] = (model, not args.compile)
+        variants.update({'eager': fast} if args.compile else {'plain': model})
     paths = list(variants)
     rows = []
     for bs in [int(b) for b in args.batch_sizes.split(',')]:
@@ -133,8 +123,7 @@ def main():
             torch.cuda.reset_peak_memory_stats()
 
         def step(name):
-            fwd, plain = variants[name]
-            set_plain(model, plain)
+            fwd = variants[name]
             with torch.inference_mode(), torch.autocast(device.type, dtype=dtype or torch.float32,
                                                          enabled=dtype is not None):
                 out = fwd({'img': img}, {}, {}, 'test')
@@ -174,7 +163,7 @@ def main():
     result = dict(
         variant=args.variant, paths=paths,
         precision=args.precision, device=args.device, compile=args.compile,
-        channels_last=args.channels_last, prepared=dtype is not None and not args.no_prepare,
+        channels_last=args.channels_last, transform_s=round(t_transform, 3),
         threads=torch.get_num_threads(),
         device_name=torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu',
         torch=torch.__version__, import_s=round(t_import, 2), build_s=round(t_build, 2),

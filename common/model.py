@@ -17,6 +17,7 @@ from common.nets.box_net import BoxNet, restore_bbox
 from common.nets.face_regressor import FaceRegressor
 from common.nets.hand_roi import HandRoI
 from common.nets.hand_rotation_net import HandRotationNet
+from common.nets.inference_transform import compile_for_inference, optimize_for_inference
 from common.nets.losses import LossWeights, compute_losses
 from common.nets.position_net import PositionNet
 from common.nets.vit import ViTEncoder
@@ -27,7 +28,7 @@ from common.utils.rotation import rot6d_to_axis_angle, unflip_axis_angle
 
 logger = logging.getLogger(__name__)
 
-__all__ = ['Model', 'build_model', 'compile_for_inference']
+__all__ = ['Model', 'build_model', 'compile_for_inference', 'optimize_for_inference']
 
 BODY_POS_JOINTS = 25      # body joints of the position net / body-pose task tokens
 BODY_POSE_TOKEN_START = 6  # task tokens: 0 shape, 1 cam, 2 expr, 3 jaw, 4-5 hand (unused), 6-30 body
@@ -38,8 +39,12 @@ FACE_BOX_EXTENSION = 1.5  # ... and for the face
 class Model(nn.Module):
     """SMPLer-X: crop (B, 3, 512, 384) RGB in [0, 1] -> SMPL-X parameters, mesh and boxes.
 
-    `forward(inputs, targets, meta_info, mode)`: mode 'test' returns the SPEC §1.13 dict, mode
-    'train' the SPEC §3.2 loss dict (see `common.nets.losses`). Inputs are never modified.
+    `forward(inputs, targets, meta_info, mode)`: mode 'test' returns the SPEC §1.13 dict (with
+    `smplx_joint_proj (B, 137, 2)`) plus `smplx_joint_cam (B, 144, 3)` (all SMPL-X joints + cam_trans,
+    metres; evaluators select from it, e.g. AGORA's 144-joint projection), and no pseudo-GT mesh (the
+    evaluator builds it); mode 'train' the SPEC §3.2 loss dict (see `common.nets.losses`). Inputs are
+    never modified. For fast inference use `optimize_for_inference(model.eval(), device, dtype)`
+    (`common.nets.inference_transform`); this module stays what the checkpoint describes.
     """
 
     def __init__(self, *, feat_dim: int, depth: int, num_heads: int, human_model_path: str,
@@ -53,8 +58,7 @@ class Model(nn.Module):
                  input_face_shape: Sequence[int] = (192, 192),
                  focal: Sequence[float] = (5000.0, 5000.0), princpt: Sequence[float] = (96.0, 128.0),
                  camera_3d_size: float = 2.5, upscale: int = 4,
-                 loss_weights: LossWeights = LossWeights(), supervise_root_pose: bool = True,
-                 test_keep_all_joints: bool = False):
+                 loss_weights: LossWeights = LossWeights(), supervise_root_pose: bool = True):
         super().__init__()
         self.encoder = ViTEncoder(feat_dim, depth, num_heads, mlp_ratio, drop_path_rate,
                                   tuple(input_body_shape), patch_size, patch_padding, num_task_tokens)
@@ -80,7 +84,6 @@ class Model(nn.Module):
         self.hm_to_px = (input_body_shape[1] / output_hm_shape[2], input_body_shape[0] / output_hm_shape[1])
         self.loss_weights = loss_weights
         self.supervise_root_pose = supervise_root_pose
-        self.test_keep_all_joints = test_keep_all_joints
         # index tables (non-persistent: they are constants, not checkpoint content)
         self.register_buffer('smplx_to_joint_set', torch.tensor(SMPLX_TO_JOINT_SET), persistent=False)
         anchor = torch.full((NUM_JOINTS,), ROOT_IDX, dtype=torch.long)
@@ -107,24 +110,6 @@ class Model(nn.Module):
             if name != 'encoder':
                 child.apply(_init)
         self.encoder.init_weights()
-
-    def prepare_for_inference(self, dtype: Optional[torch.dtype] = torch.bfloat16) -> 'Model':
-        """Switch to eval mode and cache `dtype` copies of the big weights for autocast inference.
-
-        For repeated forwards under `torch.autocast(device, dtype=dtype)` with gradients off: the
-        ViT linears and the (BatchNorm-folded) deconvolutions keep their weights pre-cast instead of
-        re-casting them on every call (~5% of a bf16 CPU forward of SMPLer-X-S at batch 8).
-        Outputs are bit-identical to the plain autocast forward: the copies hold exactly the values
-        autocast would have made. The copies are plain attributes (never in `state_dict()`), are
-        ignored in train mode, with gradients on, without autocast or with another autocast dtype,
-        and are rebuilt automatically when a weight changes (load_state_dict, optimizer step,
-        `.to()`). Memory: one extra copy of those weights in `dtype` (~half the fp32 model size).
-        `dtype=None` turns the cache off and frees it. Returns `self`.
-        """
-        from common.nets.inference_weights import set_inference_dtype
-        n = set_inference_dtype(self, dtype)
-        logger.debug('prepare_for_inference(%s): %d modules', dtype, n)
-        return self.eval() if dtype is not None else self
 
     def _smplx(self):
         from common.utils.human_models import get_smplx  # lazy: building the net needs no body model
@@ -179,8 +164,7 @@ class Model(nn.Module):
 
         vertices, joints144 = self._body_model(root_pose, body_pose, lhand_pose, rhand_pose,
                                                jaw_pose, shape, expr)
-        keep_all = mode == 'test' and self.test_keep_all_joints
-        joint_cam = joints144 if keep_all else joints144[:, self.smplx_to_joint_set]  # (B, 137, 3)
+        joint_cam = joints144[:, self.smplx_to_joint_set]  # (B, 137, 3)
         joint_proj = project_to_body_heatmap(joint_cam, cam_trans, self.focal, self.princpt,
                                              self.input_body_shape, self.output_hm_shape)
         mesh_cam = vertices + cam_trans[:, None, :]
@@ -249,7 +233,8 @@ class Model(nn.Module):
         return torch.cat((xy, hand_joint_img[..., 2:]), dim=-1)
 
     def _echo_targets(self, targets: Mapping, meta_info: Mapping) -> Dict:
-        """Optional test outputs: GT echoes and the pseudo-GT mesh from GT parameters."""
+        """Optional test outputs: plain GT echoes (SPEC §1.13). The pseudo-GT mesh from GT parameters
+        is built by the evaluator that needs it (`common.evaluation.evaluators.pseudo_gt_mesh`)."""
         out = {}
         if 'smplx_shape' in targets:
             out['smplx_shape_target'] = targets['smplx_shape']
@@ -259,11 +244,6 @@ class Model(nn.Module):
         for key in ('smplx_mesh_cam', 'smpl_mesh_cam'):  # GT meshes (e.g. EHF) -> *_target
             if key in targets:
                 out[f'{key}_target'] = targets[key]
-        if all(k in targets for k in ('smplx_pose', 'smplx_shape', 'smplx_expr', 'smplx_cam_trans')):
-            p = targets['smplx_pose'].float()  # (B, 159): root 3, body 63, lhand 45, rhand 45, jaw 3
-            verts, _ = self._body_model(p[:, :3], p[:, 3:66], p[:, 66:111], p[:, 111:156], p[:, 156:159],
-                                        targets['smplx_shape'], targets['smplx_expr'])
-            out['smplx_mesh_cam_pseudo_gt'] = verts + targets['smplx_cam_trans'].float()[:, None, :]
         return out
 
 
@@ -292,24 +272,7 @@ def build_model(cfg, mode: str = 'test') -> Model:
         input_hand_shape=tuple(cfg.input_hand_shape), input_face_shape=tuple(cfg.input_face_shape),
         focal=tuple(cfg.focal), princpt=tuple(cfg.princpt), camera_3d_size=cfg.camera_3d_size,
         upscale=cfg.upscale, loss_weights=weights,
-        supervise_root_pose=cfg.agora_fix_global_orient_transl,
-        test_keep_all_joints=cfg.testset == 'AGORA')
+        supervise_root_pose=cfg.agora_fix_global_orient_transl)
     if mode == 'train':
         model.init_weights()
     return model
-
-
-def compile_for_inference(model: nn.Module, device: torch.device) -> nn.Module:
-    """`torch.compile(model)` for eval-mode inference on `device` (compiles lazily, on the first call).
-
-    On the CPU this also turns on inductor's `freezing` (a process-wide inductor setting): the weights
-    become constants, so BatchNorm folding, weight casts and oneDNN weight pre-packing happen once at
-    compile time. Measured for S32 at batch 8 on a 2-core CPU, interleaved with the eager model
-    (`benchmarks/model_throughput.py --compile --ab`): bf16 1.08x, fp32 0.96-0.99x, after 40-80 s of
-    compilation (and as long again when a second batch size makes the batch dimension symbolic).
-    The compiled model must not be trained or have its weights changed afterwards.
-    """
-    if device.type == 'cpu':
-        import torch._inductor.config as inductor_config
-        inductor_config.freezing = True
-    return torch.compile(model)

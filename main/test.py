@@ -103,10 +103,11 @@ def run(args) -> dict:
     from common.config import config_path_for_model, load_config, parse_cfg_options, runtime_paths
     from common.engine import tester
     from common.evaluation.evaluators import EmptyTestSetError, build_evaluator
-    from common.model import build_model
+    from common.model import build_model, optimize_for_inference
     from common.run_dir import find_run_files, setup_run
     from common.utils import distributed as comm
     from common.utils.logs import setup_logging
+    from common.utils.precision import PRECISIONS
     from common.weights import resolve_checkpoint
     from data.registry import build_dataset
 
@@ -116,8 +117,7 @@ def run(args) -> dict:
         config_path, ckpt = find_run_files(args.result_path, args.ckpt_idx, output_root)
     else:
         config_path, ckpt = args.config or config_path_for_model(args.pretrained_model), args.ckpt
-    # testset is read by build_model (AGORA keeps all joints): set when loading, never changed afterwards
-    cfg = load_config(config_path, {**overrides, 'testset': args.testset})
+    cfg = load_config(config_path, overrides)
     precision = args.precision or cfg.precision
     info = comm.init_from_env(args.device)
     try:
@@ -129,7 +129,9 @@ def run(args) -> dict:
                                     'annotation file and the sample filters')
         model = build_model(cfg)
         load_checkpoint(model, ckpt, strict=True, allow_unsafe=args.unsafe_load)
-        model.to(info.device)
+        model.to(info.device).eval()
+        # the inference copy (BN-folded deconvolutions, gather sampling, pre-cast weights): same numbers
+        model = optimize_for_inference(model, info.device, PRECISIONS[precision])
 
         run_ = setup_run(cfg, args.exp_name, testset=args.testset)  # only once the inputs are known to be good
         setup_logging(info.rank, run_.log_dir / 'test.log')

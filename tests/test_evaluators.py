@@ -56,15 +56,28 @@ def test_whole_body_evaluator_perfect_prediction_is_zero(toy_sets):
     assert all(v == pytest.approx(0.0, abs=1e-3) for v in ev.evaluate()['EHF'].values())
 
 
-def test_pseudo_gt_source_and_missing_gt_message(toy_sets):
-    gt = torch.randn(2, 10475, 3)
-    ev = E.WholeBodyEvaluator('UBody', toy_sets, gt_sources=(('outputs', 'smplx_mesh_cam_pseudo_gt'),))
-    ev.process(({}, {}, {'sample_idx': torch.tensor([0, 1])}),
-               {'smplx_mesh_cam': gt + 1.0, 'smplx_mesh_cam_pseudo_gt': gt})
+def test_pseudo_gt_source_and_missing_gt_message(toy_sets, human_model_path):
+    """HumanData sets: the evaluator builds the GT mesh from the GT SMPL-X parameters (not the model)."""
+    from common.utils.human_models import get_smplx
+    body_model = get_smplx(human_model_path)
+    gen = torch.Generator().manual_seed(0)
+    targets = {'smplx_pose': torch.randn(2, 159, generator=gen) * 0.2, 'smplx_shape': torch.randn(2, 10, generator=gen),
+               'smplx_expr': torch.randn(2, 10, generator=gen), 'smplx_cam_trans': torch.tensor([[0.1, 0.2, 8.0]] * 2)}
+    p = targets['smplx_pose']
+    ref = body_model(global_orient=p[:, :3], body_pose=p[:, 3:66], left_hand_pose=p[:, 66:111],
+                     right_hand_pose=p[:, 111:156], jaw_pose=p[:, 156:159], betas=targets['smplx_shape'],
+                     expression=targets['smplx_expr']).vertices + targets['smplx_cam_trans'][:, None]
+    mesh = E.pseudo_gt_mesh(targets, body_model)
+    assert mesh.shape == (2, 10475, 3) and torch.equal(mesh, ref)
+    ev = E.WholeBodyEvaluator('UBody', toy_sets, gt_sources=(E.PSEUDO_GT_SOURCE,), body_model=body_model)
+    ev.process(({}, targets, {'sample_idx': torch.tensor([0, 1])}), {'smplx_mesh_cam': ref + 1.0})
     res = ev.evaluate()['UBody']
     assert res['mpvpe_all'] == pytest.approx(0.0, abs=1e-3) and res['pa_mpvpe_all'] == pytest.approx(0.0, abs=1e-3)
-    with pytest.raises(KeyError, match='smplx_mesh_cam_pseudo_gt'):
-        ev.process(({}, {}, {'sample_idx': torch.tensor([0])}), {'smplx_mesh_cam': gt[:1]})
+    ev.reset()
+    ev.process(({}, targets, {'sample_idx': torch.tensor([0, 1])}), {'smplx_mesh_cam': ref.flip(0)})
+    assert ev.evaluate()['UBody']['mpvpe_all'] > 1.0  # really compared with the per-sample GT
+    with pytest.raises(KeyError, match='smplx_cam_trans'):
+        ev.process(({}, {'smplx_pose': p}, {'sample_idx': torch.tensor([0])}), {'smplx_mesh_cam': ref[:1]})
 
 
 def test_empty_and_duplicates(toy_sets):
@@ -94,7 +107,13 @@ def test_pw3d_evaluator_hand_case():
 
 
 def test_agora_writer_maps_joints_to_full_resolution(tmp_path):
-    out = {'smplx_joint_proj': torch.tensor([[[1.0, 2.0], [0.0, 0.0]]]),
+    # camera-frame joints whose projections land on body-input pixels (16, 32) and (0, 0)
+    joint_cam = torch.zeros(1, 144, 3)
+    joint_cam[..., 2] = 10.0
+    z = 10.0 + 1e-4  # + the projection's depth epsilon
+    joint_cam[0, 0, :2] = torch.tensor([(16.0 - 96.0) / 5000.0 * z, (32.0 - 128.0) / 5000.0 * z])
+    joint_cam[0, 1, :2] = torch.tensor([-96.0 / 5000.0 * z, -128.0 / 5000.0 * z])
+    out = {'smplx_joint_cam': joint_cam,
            'smplx_mesh_cam': torch.zeros(1, 10475, 3), 'smplx_root_pose': torch.zeros(1, 3),
            'smplx_body_pose': torch.zeros(1, 63), 'smplx_lhand_pose': torch.zeros(1, 45),
            'smplx_rhand_pose': torch.zeros(1, 45), 'smplx_jaw_pose': torch.zeros(1, 3),
@@ -103,14 +122,16 @@ def test_agora_writer_maps_joints_to_full_resolution(tmp_path):
     meta = {'sample_idx': torch.tensor([7]), 'img_path': ['/x/ag_trainset_0001.png'],
             'bb2img_trans': torch.tensor([[[2.0, 0.0, 10.0], [0.0, 2.0, 20.0]]]),
             'img_shape': torch.tensor([[720, 1280]]), 'person_idx': torch.tensor([3])}
-    ev = E.AgoraPredictionWriter(tmp_path, hm_shape=(16, 12), crop_shape=(512, 384))
+    ev = E.AgoraPredictionWriter(tmp_path, focal=(5000.0, 5000.0), princpt=(96.0, 128.0), body_shape=(256, 192),
+                                 crop_shape=(512, 384))
     ev.process(({}, {}, meta), out)
     assert ev.evaluate() == {'AGORA': {'num_predictions': 1.0}}
     with open(tmp_path / 'ag_trainset_0001_personId_3.pkl', 'rb') as f:
         data = pickle.load(f)
-    # heatmap (1, 2) -> crop (32, 64) -> image (74, 148) -> x3 for 1280x720 -> 3840x2160: (222, 444)
-    np.testing.assert_allclose(data['joints'][0], [222.0, 444.0], rtol=1e-6)
-    np.testing.assert_allclose(data['joints'][1], [30.0, 60.0], rtol=1e-6)
+    # body px (16, 32) -> crop (32, 64) -> image (74, 148) -> x3 for 1280x720 -> 3840x2160: (222, 444)
+    assert data['joints'].shape == (144, 2)  # every SMPL-X joint (the model's smplx_joint_proj has 137)
+    np.testing.assert_allclose(data['joints'][0], [222.0, 444.0], rtol=1e-4)
+    np.testing.assert_allclose(data['joints'][1], [30.0, 60.0], rtol=1e-4, atol=1e-3)
     assert data['params']['body_pose'].shape == (1, 21, 3)
     np.testing.assert_allclose(data['params']['betas'][0], np.arange(10.0))
     np.testing.assert_allclose(data['params']['transl'][0], [0.1, 0.2, 30.0], rtol=1e-6)
@@ -185,7 +206,7 @@ def test_build_evaluator_picks_protocol_per_test_set(tiny_cfg, tmp_path):
     assert isinstance(ehf, E.WholeBodyEvaluator) and ehf.gt_sources[0] == ('targets', 'smplx_mesh_cam')
     assert ehf.sets.regressor.shape == (60, 10475) and len(ehf.sets.face_vertices) == 5023
     ubody = E.build_evaluator(tiny_cfg, 'UBody', 4)
-    assert ubody.gt_sources[0] == ('outputs', 'smplx_mesh_cam_pseudo_gt')
+    assert ubody.gt_sources[0] == E.PSEUDO_GT_SOURCE and ubody.body_model is not None
     assert isinstance(E.build_evaluator(tiny_cfg, 'PW3D', 4), E.PW3DEvaluator)
     assert isinstance(E.build_evaluator(tiny_cfg, 'AGORA', 4), E.WholeBodyEvaluator)        # val metrics
     tiny_cfg.agora_benchmark = 'agora_model_test'

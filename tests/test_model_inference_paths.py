@@ -1,13 +1,15 @@
-"""Inference fast paths: gather-based point sampling, `Model.prepare_for_inference` weight caches and
-`compile_for_inference`."""
+"""The inference transform (`optimize_for_inference`: BN-folded deconvolutions, gather-based point sampling,
+1x1-convolution linears, pre-cast weights) against the plain model, and `compile_for_inference`."""
 import os
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from common.model import build_model
-from common.nets.layers import sample_joint_features, sample_points_gather
+from common.model import Model, build_model, optimize_for_inference
+from common.nets.inference_transform import (ConvGemmLinear, FoldedDeconvStack, GatherJointSampler,
+                                             sample_points_gather)
+from common.nets.layers import make_deconv_layers
 
 
 def _grid_sample_points(feat, xy):
@@ -45,12 +47,13 @@ def test_gather_sampling_equals_grid_sample(channels_last):
 def test_gather_sampling_nan_is_zero_and_dtype_follows():
     feat = torch.randn(1, 4, 6, 6)
     xy = torch.tensor([[[float('nan'), 2.0], [2.5, 1.5]]])
-    out = sample_joint_features(feat.bfloat16(), xy, fast=True)
+    sample = GatherJointSampler()
+    out = sample(feat.bfloat16(), xy)
     assert out.dtype == torch.bfloat16  # no autocast: the features' dtype, like grid_sample
     assert out[0, 0].abs().max() == 0
     torch.testing.assert_close(out[0, 1].float(), _grid_sample_points(feat, xy)[0, 1], rtol=2e-2, atol=2e-2)
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        assert sample_joint_features(feat.bfloat16(), xy, fast=True).dtype == torch.float32
+        assert sample(feat.bfloat16(), xy).dtype == torch.float32
 
 
 @pytest.fixture
@@ -64,79 +67,99 @@ def model(tiny_cfg):
     return m
 
 
-def _set_fast_sample(model, on):
-    for m in model.modules():
-        if hasattr(m, 'fast_sample'):
-            m.fast_sample = on
-
-
-def test_fast_sampling_in_model_matches_grid_sample(tiny_cfg):
-    torch.manual_seed(0)
-    model = build_model(tiny_cfg, 'test').eval()  # PyTorch default init: outputs depend on the samples
-    img = torch.rand(2, 3, 512, 384, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        _set_fast_sample(model, False)
-        ref = model({'img': img}, {}, {}, 'test')
-        _set_fast_sample(model, True)
-        out = model({'img': img}, {}, {}, 'test')
-    for k in ('lhand_bbox', 'rhand_bbox', 'face_bbox', 'smplx_lhand_pose', 'smplx_rhand_pose',
-              'smplx_mesh_cam'):
-        torch.testing.assert_close(out[k], ref[k], rtol=1e-4, atol=1e-4, msg=k)
-
-
-def _bf16_forward(model, img):
-    with torch.inference_mode(), torch.autocast('cpu', dtype=torch.bfloat16):
+def _forward(model, img, dtype=None):
+    with torch.inference_mode(), torch.autocast('cpu', dtype=dtype or torch.float32, enabled=dtype is not None):
         return model({'img': img}, {}, {}, 'test')
 
 
-def test_prepare_for_inference_is_exact_and_invisible(model):
+def _assert_close_all(out, ref, rel, what):
+    """Every output key agrees within `rel` of that key's magnitude."""
+    assert out.keys() == ref.keys()
+    for k, v in ref.items():
+        assert out[k].shape == v.shape and out[k].dtype == v.dtype, k
+        scale = v.abs().max().item() + 1e-3
+        err = (out[k] - v).abs().max().item()
+        assert err <= rel * scale, f'{what}: {k} differs by {err:.3g} (scale {scale:.3g})'
+
+
+def test_optimized_model_matches_plain_fp32_and_bf16(model):
+    """optimize_for_inference: same test-mode outputs (every key) as the plain model, fp32 within 1e-4 and
+    bf16 within bf16 rounding; the plain model and its state_dict are untouched."""
     img = torch.rand(2, 3, 512, 384, generator=torch.Generator().manual_seed(2))
-    keys = {k: (v.shape, v.dtype) for k, v in model.state_dict().items()}
-    ref = _bf16_forward(model, img)
-    assert model.prepare_for_inference(torch.bfloat16) is model and not model.training
-    for _ in range(2):  # cache built, then reused
-        out = _bf16_forward(model, img)
-        for k, v in ref.items():
-            assert torch.equal(out[k], v), k  # the cached copies are exactly autocast's casts
-    assert model.encoder.blocks[0].mlp.fc1._inference_cache  # the cache is really used
-    assert {k: (v.shape, v.dtype) for k, v in model.state_dict().items()} == keys
-    # fp32 (no autocast) ignores the cache
-    with torch.no_grad():
-        fp32 = model({'img': img}, {}, {}, 'test')
-    assert fp32['smplx_mesh_cam'].dtype == torch.float32
-    assert (fp32['smplx_mesh_cam'] - ref['smplx_mesh_cam']).abs().max() > 0
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    ref32, ref16 = _forward(model, img), _forward(model, img, torch.bfloat16)
+    fast32 = optimize_for_inference(model, 'cpu')
+    fast16 = optimize_for_inference(model, torch.device('cpu'), torch.bfloat16)
+    assert isinstance(fast32, Model) and not fast32.training
+    # the swaps really happened: folded deconvolutions (no BatchNorm), gather sampling, 1x1-conv linears
+    for fast in (fast32, fast16):
+        assert isinstance(fast.box_net.deconv, FoldedDeconvStack) and isinstance(fast.hand_roi_net.deconv,
+                                                                                 FoldedDeconvStack)
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.box_net.deconv.modules())
+        assert isinstance(fast.box_net.sample, GatherJointSampler)
+        assert isinstance(fast.hand_regressor.sample, GatherJointSampler)
+        assert isinstance(fast.encoder.blocks[0].mlp.fc1, ConvGemmLinear)
+    assert fast32.encoder.blocks[0].attn.qkv.weight is model.encoder.blocks[0].attn.qkv.weight  # shared
+    assert fast16.encoder.blocks[0].attn.qkv.weight.dtype == torch.bfloat16  # pre-cast
+    assert fast16.box_net.deconv[0].weight.dtype == torch.bfloat16
+    assert fast32.body_position_net is model.body_position_net  # untouched modules are shared, not copied
+    _assert_close_all(_forward(fast32, img), ref32, 1e-4, 'fp32')
+    out16 = _forward(fast16, img, torch.bfloat16)
+    _assert_close_all(out16, ref16, 5e-2, 'bf16')
+    _assert_close_all(out16, ref32, 5e-2, 'bf16 vs fp32')
+    # the plain model is what it was: same modules, same state_dict, same outputs
+    assert type(model.box_net.deconv) is torch.nn.Sequential and isinstance(model.box_net.deconv[1], torch.nn.BatchNorm2d)
+    assert type(model.encoder.blocks[0].mlp.fc1) is torch.nn.Linear
+    assert list(model.state_dict()) == list(state)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
+    again = _forward(model, img)
+    assert all(torch.equal(again[k], v) for k, v in ref32.items())
 
 
-def test_prepared_cache_follows_weight_changes(model, tiny_cfg):
-    img = torch.rand(1, 3, 512, 384, generator=torch.Generator().manual_seed(3))
-    model.prepare_for_inference(torch.bfloat16)
-    _bf16_forward(model, img)  # fill the cache
-    torch.manual_seed(5)
-    other = build_model(tiny_cfg, 'train').eval()
-    model.load_state_dict(other.state_dict())
-    expected = _bf16_forward(other, img)
-    got = _bf16_forward(model, img)
-    for k in ('smplx_mesh_cam', 'lhand_bbox', 'face_bbox', 'joint_img'):
-        assert torch.equal(got[k], expected[k]), k
-    # in-place edit of a deconv-folded BN statistic is seen too
-    with torch.no_grad():
-        model.box_net.deconv[1].running_var.mul_(2.0)
-        other.box_net.deconv[1].running_var.mul_(2.0)
-    assert torch.equal(_bf16_forward(model, img)['lhand_bbox'], _bf16_forward(other, img)['lhand_bbox'])
-
-
-def test_prepared_model_still_trains(model):
-    model.prepare_for_inference(torch.bfloat16)
-    _bf16_forward(model, torch.rand(1, 3, 512, 384))
+def test_optimized_model_is_for_inference_only(model, tiny_cfg):
+    fast = optimize_for_inference(model, 'cpu', torch.bfloat16)
+    with pytest.raises(RuntimeError, match='optimize_for_inference'):
+        fast.train()
+    assert not model.training and not model.box_net.training  # refused before touching shared modules
+    fast.eval()  # eval is fine
+    with pytest.raises(RuntimeError, match='Missing key|Unexpected key'):
+        fast.load_state_dict(model.state_dict())  # the folded stacks have no BatchNorm entries
+    with pytest.raises(ValueError, match='already transformed'):
+        optimize_for_inference(fast, 'cpu')
+    with pytest.raises(ValueError, match='model.eval'):
+        optimize_for_inference(build_model(tiny_cfg, 'train'), 'cpu')
+    with pytest.raises(ValueError, match='move it first'):
+        optimize_for_inference(model, 'cuda')
+    # the plain model still trains as before: batch-statistics BatchNorm, gradients into its own weights
     model.train()
-    lin = model.encoder.blocks[0].mlp.fc1
-    x = torch.randn(2, 5, lin.in_features)
-    with torch.autocast('cpu', dtype=torch.bfloat16):
-        y = lin(x)
-    y.float().sum().backward()
-    assert lin.weight.grad is not None and lin.weight.grad.abs().sum() > 0
-    model.prepare_for_inference(None)
-    assert not lin.__dict__.get('_inference_cache')
+    bn = model.box_net.deconv[1]
+    mean = bn.running_mean.clone()
+    feat, hm = torch.randn(2, tiny_cfg.feat_dim, 16, 12), torch.rand(2, 25, 16, 16, 12)
+    sum(o.float().sum() for o in model.box_net(feat, hm)).backward()
+    assert not torch.equal(bn.running_mean, mean) and model.box_net.deconv[0].weight.grad is not None
+
+
+def test_deconv_folding_and_conv_gemm_units():
+    """The swapped modules alone: folded stack == Sequential(ConvT, BN, ReLU, ...) in eval; ConvGemmLinear
+    == F.linear."""
+    torch.manual_seed(0)
+    stack = make_deconv_layers([24, 16, 8])
+    for m in stack:
+        if isinstance(m, torch.nn.BatchNorm2d):  # non-trivial running statistics and affine
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
+    stack.eval()
+    x = torch.randn(2, 24, 6, 5)
+    with torch.no_grad():
+        fused, plain = FoldedDeconvStack.from_stack(stack)(x), stack(x)
+    assert fused.shape == (2, 8, 24, 20) and fused.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(fused, plain, rtol=1e-4, atol=1e-5)
+    lin = torch.nn.Linear(12, 20)
+    x = torch.randn(3, 7, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(ConvGemmLinear.from_linear(lin)(x), lin(x), rtol=1e-5, atol=1e-5)
 
 
 def _cxx_compiler():
@@ -146,9 +169,9 @@ def _cxx_compiler():
 
 @pytest.mark.skipif(not _cxx_compiler(), reason='torch.compile on the CPU needs a C++ compiler (apt install g++)')
 def test_compile_for_inference_matches_eager_on_cpu(model, monkeypatch, tmp_path):
-    """inference.py --compile: inductor with freezing (BN folded into the deconvolutions, weights
-    pre-packed) gives the eager outputs, for a symbolic batch size too (one graph for every batch,
-    as inference's partial batches need); the compiled module wraps the same network."""
+    """inference.py --compile: inductor with freezing (weights pre-packed) on the optimize_for_inference copy
+    (as the Estimator does for a compiled model) gives the plain eager outputs, for a symbolic batch size too
+    (one graph for every batch, as inference's partial batches need)."""
     import torch._dynamo
     import torch._inductor.config as inductor_config
     from common.model import compile_for_inference
@@ -157,8 +180,10 @@ def test_compile_for_inference_matches_eager_on_cpu(model, monkeypatch, tmp_path
     gen = torch.Generator().manual_seed(4)
     imgs = [torch.rand(b, 3, 512, 384, generator=gen) for b in (2, 3)]
     torch._dynamo.mark_dynamic(imgs[0], 0)  # compile for any batch size at once
-    compiled = compile_for_inference(model, torch.device('cpu'))
-    assert inductor_config.freezing and compiled._orig_mod is model
+    plain_compiled = compile_for_inference(model, torch.device('cpu'))
+    assert inductor_config.freezing and plain_compiled._orig_mod is model
+    compiled = optimize_for_inference(plain_compiled, 'cpu')  # unwrapped, transformed, compiled again
+    assert isinstance(compiled._orig_mod.box_net.deconv, FoldedDeconvStack)
     try:
         with torch.inference_mode():
             for img in imgs:

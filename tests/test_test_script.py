@@ -219,13 +219,22 @@ def test_bad_inputs_give_clear_messages(script, quiet_logging, tiny_ckpt, human_
 
 
 def _with_shifted_pseudo_gt(model, cfg):
-    """The real tiny model, its prediction replaced by the pseudo-GT mesh it builds from the GT params,
-    shifted by 1 m: every metric aligns translation, so a correctly wired HumanData path scores 0 mm."""
+    """The real tiny model, its prediction replaced by the GT params' mesh (built here, by hand, from the
+    neutral body model), shifted by 1 m: every metric aligns translation, so a correctly wired HumanData
+    path (the evaluator building the pseudo-GT mesh) scores 0 mm."""
+    from common.utils.human_models import get_smplx
+
+    body = get_smplx(cfg.human_model_path)
     forward = model.forward
 
     def shifted_pseudo_gt(inputs, targets, meta_info, mode='test'):
         out = forward(inputs, targets, meta_info, mode)
-        out['smplx_mesh_cam'] = out['smplx_mesh_cam_pseudo_gt'] + torch.tensor([1.0, -0.5, 2.0])
+        assert 'smplx_mesh_cam_pseudo_gt' not in out
+        p = targets['smplx_pose']
+        mesh = body(global_orient=p[:, :3], body_pose=p[:, 3:66], left_hand_pose=p[:, 66:111],
+                    right_hand_pose=p[:, 111:156], jaw_pose=p[:, 156:159], betas=targets['smplx_shape'],
+                    expression=targets['smplx_expr']).vertices + targets['smplx_cam_trans'][:, None]
+        out['smplx_mesh_cam'] = mesh + torch.tensor([1.0, -0.5, 2.0])
         return out
 
     model.forward = shifted_pseudo_gt

@@ -8,7 +8,8 @@ After ``evaluate`` the main rank also exposes ``samples`` (per-sample rows) and 
 
 Evaluators:
   * :class:`WholeBodyEvaluator` — the 14 EHF numbers (SPEC §4.4) against a GT mesh: ``targets
-    ['smplx_mesh_cam']`` for EHF / AGORA-val, the model's ``smplx_mesh_cam_pseudo_gt`` for HumanData sets.
+    ['smplx_mesh_cam']`` for EHF / AGORA-val, for HumanData sets the pseudo-GT mesh it builds from the GT
+    SMPL-X parameters (:func:`pseudo_gt_mesh`, source ``('pseudo_gt', 'smplx')``).
   * :class:`PW3DEvaluator` — MPJPE / PA-MPJPE on 14 LSP joints against the SMPL GT.
   * :class:`AgoraPredictionWriter` — the AGORA test split: one ``.pkl`` per person for the official server.
 """
@@ -22,14 +23,19 @@ import numpy as np
 import torch
 
 from common.evaluation import metrics as M
+from common.utils.camera import PROJ_DEPTH_EPS
 from common.utils import distributed as comm
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     'DatasetEvaluator', 'WholeBodyEvaluator', 'PW3DEvaluator', 'AgoraPredictionWriter',
-    'EmptyTestSetError', 'load_whole_body_sets', 'build_evaluator',
+    'EmptyTestSetError', 'load_whole_body_sets', 'build_evaluator', 'pseudo_gt_mesh', 'PSEUDO_GT_KEYS', 'PSEUDO_GT_SOURCE',
 ]
+
+# GT SMPL-X parameters a test item needs for the pseudo-GT mesh, and the gt_sources entry that builds it
+PSEUDO_GT_KEYS = ('smplx_pose', 'smplx_shape', 'smplx_expr', 'smplx_cam_trans')
+PSEUDO_GT_SOURCE = ('pseudo_gt', 'smplx')
 
 MM_PER_M = 1000.0
 
@@ -125,15 +131,40 @@ class _PerSampleEvaluator(DatasetEvaluator):
         return len(self.samples)
 
 
-def _lookup(batch: tuple[dict, dict, dict], outputs: dict, sources: tuple[tuple[str, str], ...]):
+def pseudo_gt_mesh(targets: dict, body_model) -> torch.Tensor:
+    """The pseudo-GT mesh of HumanData test sets: GT SMPL-X parameters through the neutral layer.
+
+    Args:
+        targets: ``smplx_pose (B, 159)`` axis-angle (root 3, body 63, lhand 45, rhand 45, jaw 3; hands
+            relative to the mean hand), ``smplx_shape (B, 10)``, ``smplx_expr (B, 10)``,
+            ``smplx_cam_trans (B, 3)`` metres.
+        body_model: ``common.utils.human_models.get_smplx(...)`` (neutral; eyes zero, no transl).
+    Returns:
+        (B, 10475, 3) float32 vertices + cam_trans, metres, camera frame.
+    """
+    p = torch.as_tensor(targets['smplx_pose']).float()
+    out = body_model(global_orient=p[:, :3], body_pose=p[:, 3:66], left_hand_pose=p[:, 66:111],
+                     right_hand_pose=p[:, 111:156], jaw_pose=p[:, 156:159],
+                     betas=torch.as_tensor(targets['smplx_shape']).float(),
+                     expression=torch.as_tensor(targets['smplx_expr']).float())
+    return out.vertices + torch.as_tensor(targets['smplx_cam_trans']).float()[:, None, :]
+
+
+def _lookup(batch: tuple[dict, dict, dict], outputs: dict, sources: tuple[tuple[str, str], ...], body_model=None):
+    """The first GT found: ``('targets' | 'outputs', key)`` reads a tensor, ``('pseudo_gt', 'smplx')`` builds
+    :func:`pseudo_gt_mesh` when the targets hold ``PSEUDO_GT_KEYS`` (and a body model is given)."""
     _, targets, _ = batch
     where = {'targets': targets, 'outputs': outputs}
     for source, key in sources:
-        if key in where[source]:
+        if source == 'pseudo_gt':
+            if body_model is not None and all(k in targets for k in PSEUDO_GT_KEYS):
+                return pseudo_gt_mesh(targets, body_model)
+        elif key in where[source]:
             return where[source][key]
-    wanted = ', '.join(f'{s}[{k!r}]' for s, k in sources)
+    wanted = ', '.join(f'targets{list(PSEUDO_GT_KEYS)} (pseudo-GT)' if s == 'pseudo_gt' else f'{s}[{k!r}]'
+                       for s, k in sources)
     raise KeyError(f'ground truth not found: looked for {wanted}. The dataset must provide a GT mesh '
-                   '(or GT SMPL-X parameters from which the model builds smplx_mesh_cam_pseudo_gt)')
+                   '(or the GT SMPL-X parameters from which the evaluator builds the pseudo-GT mesh)')
 
 
 class WholeBodyEvaluator(_PerSampleEvaluator):
@@ -143,21 +174,24 @@ class WholeBodyEvaluator(_PerSampleEvaluator):
         dataset_name: key of the result dict.
         sets: vertex sets / regressors (:func:`load_whole_body_sets`).
         gt_sources: where to read the (B, 10475, 3) GT mesh (camera frame, metres), first found wins:
-            tuple of ('targets' | 'outputs', key).
+            tuple of ('targets' | 'outputs', key) or ('pseudo_gt', 'smplx') (:func:`pseudo_gt_mesh`).
         expected_count: dataset size, checked (warning) after gathering.
+        body_model: the neutral SMPL-X layer (``get_smplx``) for the pseudo-GT source.
     """
 
     metric_names = M.WHOLE_BODY_METRICS
 
     def __init__(self, dataset_name: str, sets: M.WholeBodyMetricSets,
-                 gt_sources=(('targets', 'smplx_mesh_cam'),), expected_count: int | None = None):
+                 gt_sources=(('targets', 'smplx_mesh_cam'),), expected_count: int | None = None,
+                 body_model=None):
         self.sets = sets
         self.gt_sources = tuple(gt_sources)
+        self.body_model = body_model
         super().__init__(dataset_name, expected_count)
 
     def process(self, batch, outputs) -> None:
         pred = outputs['smplx_mesh_cam']
-        gt = _lookup(batch, outputs, self.gt_sources)
+        gt = _lookup(batch, outputs, self.gt_sources, self.body_model)
         self._add(batch[2], M.whole_body_errors(pred, torch.as_tensor(gt).to(pred.device), self.sets))
 
 
@@ -197,17 +231,24 @@ class AgoraPredictionWriter(_PerSampleEvaluator):
     Each pickle holds ``params`` (axis-angle ``global_orient (1,3), body_pose (1,21,3),
     left_hand_pose/right_hand_pose (1,15,3)`` (relative to the SMPL-X mean hand pose), ``jaw_pose,
     leye_pose, reye_pose (1,3)``, ``betas (1,10)``, ``expression (1,10)``, ``transl (1,3)`` metres) and
-    ``joints (J, 2)``: ``outputs['smplx_joint_proj']`` mapped heatmap → crop → image with
-    ``meta_info['bb2img_trans']`` and rescaled to ``full_res`` when ``meta_info['img_shape']`` (H, W)
-    differs from it. ``evaluate`` returns ``{dataset: {'num_predictions': N}}``.
+    ``joints (144, 2)``: all SMPL-X joints ``outputs['smplx_joint_cam'] (B, 144, 3)`` projected with the
+    virtual camera (as the model's ``smplx_joint_proj``, which holds only the 137-joint subset), mapped
+    body-input pixels → crop → image with ``meta_info['bb2img_trans']`` and rescaled to ``full_res`` when
+    ``meta_info['img_shape']`` (H, W) differs from it. ``evaluate`` returns ``{dataset: {'num_predictions': N}}``.
+
+    Args:
+        focal, princpt: virtual camera in ``input_body_shape`` pixels; body_shape, crop_shape: (H, W)
+        of the body input (256, 192) and of the crop (512, 384).
     """
 
     metric_names = ('num_predictions',)
 
-    def __init__(self, out_dir: str | Path, dataset_name: str = 'AGORA', hm_shape=(16, 12),
-                 crop_shape=(512, 384), full_res=(2160, 3840), expected_count: int | None = None):
+    def __init__(self, out_dir: str | Path, dataset_name: str = 'AGORA', focal=(5000.0, 5000.0),
+                 princpt=(96.0, 128.0), body_shape=(256, 192), crop_shape=(512, 384), full_res=(2160, 3840),
+                 expected_count: int | None = None):
         self.out_dir = Path(out_dir)
-        self.heatmap_to_crop = np.array([crop_shape[1] / hm_shape[1], crop_shape[0] / hm_shape[0]])
+        self.focal, self.princpt = tuple(focal), tuple(princpt)
+        self.body_to_crop = np.array([crop_shape[1] / body_shape[1], crop_shape[0] / body_shape[0]])
         self.full_res = full_res
         super().__init__(dataset_name, expected_count)
 
@@ -217,7 +258,10 @@ class AgoraPredictionWriter(_PerSampleEvaluator):
         batch_size = outputs['smplx_mesh_cam'].shape[0]
         sample_idx = _sample_indices(meta_info, batch_size)
         paths = _img_paths(meta_info, batch_size)
-        joints = outputs['smplx_joint_proj'].detach().double().cpu().numpy() * self.heatmap_to_crop
+        joint_cam = outputs['smplx_joint_cam'].detach().double().cpu().numpy()          # (B, 144, 3) metres
+        # perspective projection (the model's PROJ_DEPTH_EPS) into body-input pixels, then crop pixels
+        px = joint_cam[..., :2] / (joint_cam[..., 2:] + PROJ_DEPTH_EPS) * np.array(self.focal) + np.array(self.princpt)
+        joints = px * self.body_to_crop
         trans = torch.as_tensor(meta_info['bb2img_trans']).double().cpu().numpy()        # (B, 2, 3)
         joints = np.einsum('bij,bkj->bki', trans[:, :, :2], joints) + trans[:, None, :, 2]
         if 'img_shape' in meta_info:
@@ -283,12 +327,12 @@ def build_evaluator(cfg, testset: str, dataset_len: int | None = None,
     if testset == 'AGORA' and str(cfg.agora_benchmark).endswith('test'):
         if output_dir is None:
             raise ValueError('AGORA test split needs an output_dir for the prediction files')
-        return AgoraPredictionWriter(Path(output_dir) / 'agora_predictions', testset,
-                                     hm_shape=tuple(cfg.output_hm_shape[1:]),
+        return AgoraPredictionWriter(Path(output_dir) / 'agora_predictions', testset, focal=tuple(cfg.focal),
+                                     princpt=tuple(cfg.princpt), body_shape=tuple(cfg.input_body_shape),
                                      crop_shape=tuple(cfg.input_img_shape), expected_count=dataset_len)
-    sources = (('targets', 'smplx_mesh_cam'), ('outputs', 'smplx_mesh_cam_target'),
-               ('outputs', 'smplx_mesh_cam_pseudo_gt'))
+    from common.utils import human_models as hm
+    sources = (('targets', 'smplx_mesh_cam'), ('outputs', 'smplx_mesh_cam_target'), PSEUDO_GT_SOURCE)
     if testset not in _MESH_GT_SETS:
-        sources = (('outputs', 'smplx_mesh_cam_pseudo_gt'),) + sources
+        sources = (PSEUDO_GT_SOURCE,) + sources
     return WholeBodyEvaluator(testset, load_whole_body_sets(cfg.human_model_path), sources,
-                              expected_count=dataset_len)
+                              expected_count=dataset_len, body_model=hm.get_smplx(cfg.human_model_path))

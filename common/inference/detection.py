@@ -55,29 +55,39 @@ class Detections:
         return Detections(self.boxes[keep], self.scores[keep], ids)
 
 
+def _iou_matrix_plus_one(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) IoU with the +1-pixel convention, by ``torchvision.ops.box_iou``: an inclusive-pixel box
+    (x1, y1, x2, y2) covers the same area as the half-open box (x1, y1, x2 + 1, y2 + 1)."""
+    import torch
+    from torchvision.ops import box_iou
+    one = torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=torch.float64)
+    ta = torch.as_tensor(np.asarray(a, np.float64).reshape(-1, 4)) + one
+    tb = torch.as_tensor(np.asarray(b, np.float64).reshape(-1, 4)) + one
+    return box_iou(ta, tb).numpy()
+
+
 def iou_plus_one(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """IoU of one xyxy box (4,) against (N, 4) xyxy boxes, areas counted as (x2 - x1 + 1)(y2 - y1 + 1).
 
     This is the +1-pixel convention of the original's NMS (inclusive integer pixel boxes).
     """
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    ix1 = np.maximum(box[0], boxes[:, 0])
-    iy1 = np.maximum(box[1], boxes[:, 1])
-    ix2 = np.minimum(box[2], boxes[:, 2])
-    iy2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(ix2 - ix1 + 1, 0, None) * np.clip(iy2 - iy1 + 1, 0, None)
-    area = (box[2] - box[0] + 1) * (box[3] - box[1] + 1)
-    areas = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
-    return inter / np.maximum(area + areas - inter, 1e-9)
+    return _iou_matrix_plus_one(np.asarray(box)[None], boxes)[0]
 
 
 def greedy_nms(boxes: np.ndarray, scores: np.ndarray, iou_thr: float) -> np.ndarray:
     """Greedy NMS: visit boxes by descending score, keep a box when its IoU (+1 convention) with every
-    already-kept box is < ``iou_thr``. Returns kept indices (int64) in descending-score order."""
+    already-kept box is < ``iou_thr``. Returns kept indices (int64) in descending-score order.
+
+    Not ``torchvision.ops.nms``: that one suppresses only IoU > thr (the original: >= thr) and does not
+    promise an order for tied scores (here: stable, the detector's order); the IoUs are torchvision's.
+    """
     order = np.argsort(-np.asarray(scores), kind='stable')
+    if len(order) == 0:
+        return np.zeros(0, np.int64)
+    iou = _iou_matrix_plus_one(boxes, boxes)
     keep: list[int] = []
     for i in order:
-        if keep and np.any(iou_plus_one(boxes[i], boxes[keep]) >= iou_thr):
+        if keep and np.any(iou[i, keep] >= iou_thr):
             continue
         keep.append(int(i))
     return np.asarray(keep, np.int64)

@@ -90,17 +90,20 @@ class Estimator:
     (on the model's device, not yet synchronised).
 
     Args:
-        model: ``common.model.Model`` in eval mode, already on ``device``.
+        model: plain ``common.model.Model`` (or its ``torch.compile`` wrapper) in eval mode, already on
+            ``device``; not modified: the estimator runs ``optimize_for_inference(model, device, dtype)``,
+            the inference copy (BN-folded deconvolutions, gather sampling, pre-cast weights; same outputs
+            within float rounding), as ``self.model``.
         device: torch device of the model.
         precision: 'fp32' | 'bf16' | 'fp16' (autocast; the body model runs in fp32 regardless).
     """
 
     def __init__(self, model, device: torch.device, precision: str = 'fp32'):
+        from common.nets.inference_transform import optimize_for_inference
         if precision not in PRECISIONS:
             raise ValueError(f'--precision must be one of {list(PRECISIONS)}, got {precision!r}')
-        self.model, self.device, self.precision = model, torch.device(device), precision
-        if PRECISIONS[precision] is not None and hasattr(model, 'prepare_for_inference'):
-            model.prepare_for_inference(PRECISIONS[precision])  # pre-cast weights, same outputs
+        self.device, self.precision = torch.device(device), precision
+        self.model = optimize_for_inference(model, self.device, PRECISIONS[precision])
         self.pin = self.device.type == 'cuda'
 
     @torch.inference_mode()

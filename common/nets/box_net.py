@@ -5,8 +5,8 @@ from typing import Tuple
 import torch
 from torch import nn
 
-from common.nets.layers import (make_conv_layers, make_deconv_layers, make_linear_layers,
-                                run_deconv_stack, sample_joint_features, soft_argmax_2d)
+from common.nets.layers import (JointSampler, make_conv_layers, make_deconv_layers, make_linear_layers,
+                                soft_argmax_2d)
 
 logger = logging.getLogger(__name__)
 
@@ -29,25 +29,22 @@ class BoxNet(nn.Module):
     def __init__(self, feat_dim: int, joint_num: int = 25, hm_depth: int = 16,
                  hidden_dim: int = 256, num_deconv: int = 3):
         super().__init__()
-        self.fast_deconv = True  # BN folding + channels_last outside training (see run_deconv_stack)
-        self.fast_sample = True  # gather-based sampling outside training (see sample_points_gather)
-        self.inference_dtype = None  # cached folded weights (see common.nets.inference_weights)
         self.deconv = make_deconv_layers([feat_dim + joint_num * hm_depth] + [hidden_dim] * num_deconv)
         self.bbox_center = make_conv_layers([hidden_dim, 3], kernel=1, stride=1, padding=0,
                                             bnrelu_final=False)
         self.lhand_size = make_linear_layers([hidden_dim, hidden_dim, 2], relu_final=False)
         self.rhand_size = make_linear_layers([hidden_dim, hidden_dim, 2], relu_final=False)
         self.face_size = make_linear_layers([hidden_dim, hidden_dim, 2], relu_final=False)
+        self.sample = JointSampler()  # bilinear sampling at the box centres (no parameters)
         self.upsample = 2 ** num_deconv  # 8: deconv grid -> body-heatmap grid
 
     def forward(self, img_feat: torch.Tensor, body_joint_hm: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         B, J, D, H, W = body_joint_hm.shape
         hm = body_joint_hm.detach().reshape(B, J * D, H, W).to(img_feat.dtype)  # (B, 400, 16, 12)
         x = torch.cat((img_feat, hm), dim=1)  # (B, C + 400, 16, 12)
-        x = run_deconv_stack(self.deconv, x, self.fast_deconv, self)  # (B, 256, 128, 96)
+        x = self.deconv(x)  # (B, 256, 128, 96)
         centers = soft_argmax_2d(self.bbox_center(x))  # (B, 3, 2) in 128x96 cells: lhand, rhand, face
-        fast = self.fast_sample and not self.training
-        feats = sample_joint_features(x, centers.detach(), fast)  # (B, 3, 256)
+        feats = self.sample(x, centers.detach())  # (B, 3, 256)
         lhand_size = self.lhand_size(feats[:, 0])
         rhand_size = self.rhand_size(feats[:, 1])
         face_size = self.face_size(feats[:, 2])

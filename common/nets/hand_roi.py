@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torchvision.ops import roi_align
 
-from common.nets.layers import make_conv_layers, make_deconv_layers, run_deconv_stack
+from common.nets.layers import make_conv_layers, make_deconv_layers
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +28,6 @@ class HandRoI(nn.Module):
         super().__init__()
         if upscale != 4:
             raise ValueError(f'HandRoI: upscale={upscale} is not supported; every released model uses 4')
-        self.fast_deconv = True  # BN folding + channels_last outside training (see run_deconv_stack)
-        self.inference_dtype = None  # cached folded weights (see common.nets.inference_weights)
         self.deconv = make_deconv_layers([feat_dim, feat_dim // 2, feat_dim // 4])
         self.conv = make_conv_layers([feat_dim // 4, feat_dim], kernel=1, stride=1, padding=0,
                                      bnrelu_final=False)
@@ -40,7 +38,7 @@ class HandRoI(nn.Module):
     def forward(self, img_feat: torch.Tensor, lhand_bbox: torch.Tensor,
                 rhand_bbox: torch.Tensor) -> torch.Tensor:
         B = img_feat.shape[0]
-        feat = run_deconv_stack(self.deconv, img_feat, self.fast_deconv, self)  # (B, C/4, 64, 48)
+        feat = self.deconv(img_feat)  # (B, C/4, 64, 48)
         batch_idx = torch.arange(B, device=feat.device, dtype=feat.dtype)[:, None].repeat(2, 1)
         boxes = torch.cat((lhand_bbox, rhand_bbox), dim=0).to(feat.dtype) * self.px_to_cell
         rois = torch.cat((batch_idx, boxes), dim=1)  # (2B, 5): batch index, x1, y1, x2, y2

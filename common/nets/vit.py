@@ -13,7 +13,6 @@ from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from common.nets.layers import use_conv_gemm
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +68,6 @@ class ViTEncoder(nn.Module):
             Block(embed_dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop_path=dpr[i],
                   norm_layer=norm_layer, act_layer=nn.GELU)
             for i in range(depth)])
-        use_conv_gemm(self.blocks)  # token GEMMs through oneDNN on the CPU (same parameters / names)
         self.last_norm = norm_layer(embed_dim)
         self.num_task_tokens = num_task_tokens
 

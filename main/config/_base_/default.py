@@ -97,7 +97,7 @@ dataset_list = ['Human36M', 'MSCOCO', 'MPII', 'AGORA', 'EHF', 'SynBody', 'GTA_Hu
                 'EgoBody_Kinect', 'UBody', 'PW3D', 'MuCo', 'PROX']
 
 # ------------------------------------------------------------------ test / logging / checkpointing
-testset = 'EHF'
+testset = 'EHF'  # informational (the original's key): `main/test.py --testset` selects the test set
 test_batch_size = 32
 eval_on_train = False  # evaluate a 10,000-sample subset of a training set
 vis = False  # the original's test flag; here `main/test.py --vis` (load_config refuses True)
