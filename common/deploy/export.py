@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 __all__ = ['NetworkGraph', 'export_onnx', 'load_network', 'DEFAULT_OPSET', 'PRECISIONS']
 
 DEFAULT_OPSET = 18  # RoiAlign coordinate_transformation_mode needs >= 16; 18 is widely supported (TensorRT 10)
-PRECISIONS = ('fp32', 'fp16')
+PRECISIONS = ('fp32',)  # fp16: onnxruntime's float16 converter breaks this graph (see README)
 _OUTPUT_NAMES = tuple(name for name, _ in NETWORK_OUTPUTS)
 
 
@@ -87,7 +87,7 @@ def export_onnx(model: nn.Module, cfg, out: str | Path, *, precision: str = 'fp3
 
     Args:
         cfg: the model's config (architecture metadata, input size).
-        precision: 'fp32' | 'fp16' (fp16 weights and activations inside, float32 input and outputs).
+        precision: 'fp32' (the only one so far; for fp16 on a GPU build a TensorRT engine with --fp16).
         opset: ONNX opset (>= 16). dynamic_batch: batch dimension symbolic ('batch'), else fixed to ``batch``.
         weights: what the weights are (checkpoint file name or 'random'), recorded in the metadata.
     Returns:
@@ -113,8 +113,6 @@ def export_onnx(model: nn.Module, cfg, out: str | Path, *, precision: str = 'fp3
                                     output_names=list(_OUTPUT_NAMES), dynamic_shapes=dynamic_shapes,
                                     external_data=False, verbose=False)
     proto = program.model_proto
-    if precision == 'fp16':
-        proto = _to_fp16(proto)
     meta = build_metadata(cfg, opset=opset, precision=precision, weights=weights, dynamic_batch=dynamic_batch,
                           batch=batch)
     del proto.metadata_props[:]
@@ -126,18 +124,6 @@ def export_onnx(model: nn.Module, cfg, out: str | Path, *, precision: str = 'fp3
         onnx.save_model(proto, str(tmp))
     logger.info('wrote %s (%.1f MB)', out, out.stat().st_size / 1e6)
     return out
-
-
-# ops kept in float32 by the fp16 conversion: onnxruntime's CPU provider has no fp16 kernel for them, and the
-# rotation/soft-argmax arithmetic loses too much in fp16
-_FP32_OPS = ['RoiAlign', 'GridSample', 'Resize', 'Softmax', 'ReduceSum', 'ArgMax', 'Atan', 'Sin', 'Range',
-             'ReduceL2', 'Sigmoid', 'Div', 'Pow', 'IsNaN', 'IsInf', 'Where', 'LayerNormalization']
-
-
-def _to_fp16(proto):
-    """fp32 graph -> fp16 weights/activations with float32 input and outputs (onnxruntime's converter)."""
-    from onnxruntime.transformers.float16 import convert_float_to_float16
-    return convert_float_to_float16(proto, keep_io_types=True, op_block_list=_FP32_OPS, disable_shape_infer=False)
 
 
 RANDOM_WEIGHTS_SEED = 0  # the seed of smplerx.load(random_weights=True): the same random network
