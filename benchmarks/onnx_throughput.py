@@ -39,6 +39,8 @@ def parse_args():
     p.add_argument('--no_bf16', action='store_true', help='skip torch bf16')
     p.add_argument('--human_model_path', default=None, help='folder with smplx/SMPLX_NEUTRAL.npz (default: the '
                                                             "config's, else a synthetic one in .cache/benchmarks)")
+    p.add_argument('--onnx_dir', default=None, help='reuse DIR/{s,b,...}.onnx when present (exported from the '
+                                                     'same seeded random network by an earlier run); kept')
     p.add_argument('--out', default=None, help='also write the JSON here')
     return p.parse_args()
 
@@ -70,15 +72,17 @@ def main():
     result = {'machine': {'cpu': cpu_name(), 'cores': torch.get_num_threads(), 'torch': torch.__version__,
                           'onnxruntime': ort.__version__, 'torch_threads': torch.get_num_threads()},
               'rounds': args.rounds, 'iters': args.iters, 'variants': {}}
-    tmp = Path(tempfile.mkdtemp(prefix='onnx_bench_'))
+    tmp = Path(args.onnx_dir) if args.onnx_dir else Path(tempfile.mkdtemp(prefix='onnx_bench_'))
     for variant in args.variants.split(','):
         cfg = load_config(CONFIGS[variant])
         cfg.human_model_path = resolve_body_model(args.human_model_path, cfg)
         body = get_smplx(cfg.human_model_path)
         torch.manual_seed(0)
         t = time.perf_counter()
-        export_onnx(build_model(cfg).eval(), cfg, tmp / f'{variant}.onnx', dynamic_batch=True)
-        export_s = time.perf_counter() - t
+        reused = (tmp / f'{variant}.onnx').is_file() and args.onnx_dir is not None
+        if not reused:
+            export_onnx(build_model(cfg).eval(), cfg, tmp / f'{variant}.onnx', dynamic_batch=True)
+        export_s = None if reused else round(time.perf_counter() - t, 1)
         torch.manual_seed(0)
         model = build_model(cfg).eval()  # the torch backend's model (fast paths on), same weights
         estimators = {'onnxruntime_fp32': OrtEstimator(tmp / f'{variant}.onnx', cfg, body, torch.device('cpu')),
@@ -109,10 +113,11 @@ def main():
             for name in row:
                 row[name]['vs_torch_fp32'] = round(row[name]['persons_per_s'] / base, 3)
             rows[f'batch_{b}'] = row
-        result['variants'][CONFIGS[variant]] = {'export_seconds': round(export_s, 1),
+        result['variants'][CONFIGS[variant]] = {'export_seconds': export_s,
                                                 'onnx_bytes': (tmp / f'{variant}.onnx').stat().st_size,
                                                 'max_abs_delta_vs_torch_fp32': max_delta, **rows}
-        (tmp / f'{variant}.onnx').unlink()
+        if args.onnx_dir is None:
+            (tmp / f'{variant}.onnx').unlink()
         print(json.dumps({CONFIGS[variant]: result['variants'][CONFIGS[variant]]}), file=sys.stderr, flush=True)
     result['total_seconds'] = round(time.perf_counter() - T_START, 1)
     text = json.dumps(result, indent=1)

@@ -67,7 +67,8 @@ def build_test_model(cfg):
 
 
 def _graph_sources() -> list[Path]:
-    files = list((ROOT / 'common' / 'nets').glob('*.py')) + list((ROOT / 'common' / 'deploy').glob('*.py'))
+    files = list((ROOT / 'common' / 'nets').glob('*.py'))
+    files += [ROOT / 'common' / 'deploy' / 'export.py', ROOT / 'common' / 'deploy' / 'metadata.py']
     files += [ROOT / 'common' / 'model.py', ROOT / 'common' / 'utils' / 'rotation.py',
               ROOT / 'common' / 'utils' / 'camera.py']
     files += [ROOT / 'main' / 'config' / f'{c}.py' for c in ARCHS.values()]

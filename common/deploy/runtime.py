@@ -48,6 +48,9 @@ def open_session(path: str | Path, device: torch.device, threads: int | None = N
     import onnxruntime as ort
     opts = ort.SessionOptions()
     opts.log_severity_level = 3  # errors only
+    # no busy-waiting between runs: the pipeline's reader/detector threads and the torch body model share the
+    # cores (with spinning on, a 2-core machine spends most of its time in idle ORT workers)
+    opts.add_session_config_entry('session.intra_op.allow_spinning', '0')
     if threads:
         opts.intra_op_num_threads = threads
     try:
