@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 DEV_STAMP := $(VENV)/.dev-requirements-installed
 APP_STAMP := $(VENV)/.app-requirements-installed
+DEPLOY_STAMP := $(VENV)/.deploy-requirements-installed
 # `make app APP_ARGS="--pretrained_model smpler_x_h32 --port 8080"`: flags of main/app.py
 APP_ARGS ?=
 
@@ -29,8 +30,12 @@ $(APP_STAMP): $(STAMP) requirements-app.txt
 	$(PY) -m pip install --quiet -r requirements-app.txt
 	touch $(APP_STAMP)
 
-# the browser tests of the web demo need the app's packages too
-test: $(DEV_STAMP) $(APP_STAMP)
+$(DEPLOY_STAMP): $(STAMP) requirements-deploy.txt
+	$(PY) -m pip install --quiet -r requirements-deploy.txt
+	touch $(DEPLOY_STAMP)
+
+# the browser tests of the web demo need the app's packages too; the ONNX tests the deploy packages
+test: $(DEV_STAMP) $(APP_STAMP) $(DEPLOY_STAMP)
 	$(PY) -m pytest -q
 
 demo: $(STAMP)

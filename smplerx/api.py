@@ -34,7 +34,9 @@ from common.utils.scene_camera import ImageCamera, attach_image_camera
 
 logger = logging.getLogger(__name__)
 
-__all__ = ['load', 'Predictor']
+__all__ = ['load', 'Predictor', 'BACKENDS']
+
+BACKENDS = ('torch', 'onnxruntime')
 
 _CONFIG_KEYS_NOT_HASHED = ('root_dir', 'data_dir', 'output_root', 'pretrained_model_dir', 'filename')
 RANDOM_WEIGHTS_SEED = 0  # random_weights=True builds the same network every time (reproducible pipeline checks)
@@ -49,7 +51,8 @@ def _is_config_name(name: str) -> bool:
 def load(name_or_config: str | Path | None = None, *, ckpt: str | Path | None = None, random_weights: bool = False,
          device: str = 'auto', precision: str = 'fp32', human_model_path: str | Path | None = None,
          cfg_options: Mapping | Sequence[str] | None = None, detector='yolov8x.pt', compile: bool = False,
-         offline: bool = False, unsafe_load: bool = False) -> 'Predictor':
+         offline: bool = False, unsafe_load: bool = False, backend: str = 'torch',
+         onnx: str | Path | None = None) -> 'Predictor':
     """Build a ready-to-run SMPLer-X predictor, resolving weights exactly as ``main/inference.py`` does.
 
     Args:
@@ -70,6 +73,10 @@ def load(name_or_config: str | Path | None = None, *, ckpt: str | Path | None = 
         compile: ``torch.compile`` the network (see README "Speed").
         offline: never download weights. unsafe_load: allow checkpoints that need full unpickling (trusted
             files only).
+        backend: 'torch' (default) or 'onnxruntime': the network is the exported ``onnx`` file
+            (``tools/export_onnx.py``; its weights are inside, so no ``ckpt``/``random_weights``; precision is the
+            file's); the config (default: the one the file was exported from) gives the crop camera and body
+            model, and must fit the file's architecture (``OnnxFileError`` otherwise).
     Raises:
         ValueError (bad arguments), ConfigError, WeightsNotFoundError, CheckpointError, BodyModelFilesMissing,
         DeviceError: each with a message naming the file/key and the fix.
@@ -86,6 +93,14 @@ def load(name_or_config: str | Path | None = None, *, ckpt: str | Path | None = 
 
     if precision not in PRECISIONS:
         raise ValueError(f'precision must be one of {list(PRECISIONS)}, got {precision!r}')
+    if backend not in BACKENDS:
+        raise ValueError(f'backend must be one of {list(BACKENDS)}, got {backend!r}')
+    if backend == 'onnxruntime':
+        return _load_onnxruntime(name_or_config, onnx, ckpt=ckpt, random_weights=random_weights, device=device,
+                                 precision=precision, human_model_path=human_model_path, cfg_options=cfg_options,
+                                 detector=detector, compile=compile)
+    if onnx is not None:
+        raise ValueError('onnx=FILE needs backend="onnxruntime"')
     if ckpt is not None and random_weights:
         raise ValueError('give ckpt=PATH or random_weights=True, not both')
     weights_name = None
@@ -136,17 +151,62 @@ def load(name_or_config: str | Path | None = None, *, ckpt: str | Path | None = 
                      weights, detector, name=weights_name)
 
 
+def _load_onnxruntime(name_or_config, onnx, *, ckpt, random_weights, device, precision, human_model_path,
+                      cfg_options, detector, compile) -> 'Predictor':
+    """``load(..., backend='onnxruntime', onnx=FILE)``: no torch network is built."""
+    from common.config import config_path_for_model, load_config, parse_cfg_options
+    from common.deploy.metadata import OnnxFileError, read_metadata
+    from common.deploy.runtime import OrtEstimator
+    from common.utils.device import select_device
+    from common.utils.human_models import get_smplx
+    if onnx is None:
+        raise ValueError('backend="onnxruntime" needs onnx=FILE (export one with tools/export_onnx.py)')
+    if ckpt is not None or random_weights:
+        raise ValueError('backend="onnxruntime" takes its weights from the ONNX file: drop ckpt / random_weights')
+    if compile:
+        raise ValueError('compile=True applies to the torch backend only')
+    meta = read_metadata(onnx)
+    if precision != 'fp32' and precision != meta.get('smplerx.precision'):
+        raise ValueError(f'{onnx} computes in {meta.get("smplerx.precision")}: its precision is fixed at export '
+                         f'(tools/export_onnx.py --precision); drop precision={precision!r}')
+    if name_or_config is None:
+        config = meta.get('smplerx.variant', '')
+        if not (Path(__file__).resolve().parents[1] / 'main' / 'config' / f'{config}.py').is_file():
+            raise OnnxFileError(f'{onnx} was exported from config {config!r}, which is not in main/config/; pass '
+                                f'the config file it was exported from')
+    elif _is_config_name(str(name_or_config)):
+        config = name_or_config
+    else:
+        config = config_path_for_model(str(name_or_config))
+    overrides = parse_cfg_options(cfg_options) if not isinstance(cfg_options, Mapping) else dict(cfg_options)
+    if human_model_path is not None:
+        overrides['human_model_path'] = str(human_model_path)
+    cfg = load_config(config, overrides)
+    torch_device = select_device(device)
+    body_model = get_smplx(cfg.human_model_path)  # fail fast when the SMPL-X files are missing
+    estimator = OrtEstimator(onnx, cfg, body_model, torch_device)
+    logger.info('onnxruntime backend: %s (%s, %s)', onnx, estimator.session.get_providers()[0],
+                estimator.precision)
+    if estimator.random_weights:
+        logger.warning('random weights (exported from a random network): outputs are a pipeline check, not '
+                       'predictions')
+    return Predictor(cfg, None, estimator, body_model, torch_device, estimator.precision, None, detector,
+                     backend='onnxruntime', onnx=Path(onnx))
+
+
 class Predictor:
     """A loaded SMPLer-X model with its body model and (lazily) its person detector.
 
     Attributes:
         cfg: the resolved config; model: the network (eval mode); estimator: crops -> outputs (batched);
         body_model: the SMPL-X layer (``faces`` (20908, 3)); camera: crop geometry (``CropCamera``);
-        device, precision; weights: checkpoint path (None with random weights).
+        device, precision; weights: checkpoint path (None with random weights); backend: 'torch' |
+        'onnxruntime' (then ``model`` is None and ``onnx`` the graph file).
     """
 
     def __init__(self, cfg, model, estimator, body_model, device, precision: str, weights: Path | None,
-                 detector='yolov8x.pt', name: str | None = None):
+                 detector='yolov8x.pt', name: str | None = None, backend: str = 'torch', onnx: Path | None = None):
+        self.backend, self.onnx = backend, onnx
         self.cfg, self.model, self.estimator, self.body_model = cfg, model, estimator, body_model
         self.device, self.precision, self.weights, self.name = device, precision, weights, name
         self.camera = CropCamera.from_config(cfg)
@@ -159,6 +219,8 @@ class Predictor:
 
     @property
     def random_weights(self) -> bool:
+        if self.onnx is not None:
+            return bool(getattr(self.estimator, 'random_weights', False))
         return self.weights is None
 
     @property
@@ -298,8 +360,13 @@ class Predictor:
         digest = hashlib.sha1(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
         weights = 'random' if self.weights is None else str(Path(self.weights).resolve())
         size = None if self.weights is None else Path(self.weights).stat().st_size
-        return {'config': str(self.cfg.filename), 'config_hash': digest, 'weights': weights, 'weights_bytes': size,
+        info = {'config': str(self.cfg.filename), 'config_hash': digest, 'weights': weights, 'weights_bytes': size,
                 'precision': self.precision}
+        if self.onnx is not None:
+            meta = self.estimator.metadata
+            info.update(backend=self.backend, onnx=str(Path(self.onnx).resolve()), onnx_bytes=self.onnx.stat().st_size,
+                        weights=meta.get('smplerx.weights'), weights_bytes=None)
+        return info
 
 
 def _box_table(boxes) -> BoxTable | None:

@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument('--ckpt', default=None, help='checkpoint file (default: the --pretrained_model weights)')
     m.add_argument('--random_weights', action='store_true', help='no checkpoint: random weights (pipeline check)')
     m.add_argument('--offline', action='store_true', help='never download weights')
+    m.add_argument('--backend', choices=('torch', 'onnxruntime'), default='torch',
+                   help='torch (default) or onnxruntime: run the network exported by tools/export_onnx.py '
+                        '(--onnx FILE; weights and precision come from the file; --config/--pretrained_model '
+                        'optional: default the config the file was exported from)')
+    m.add_argument('--onnx', default=None, help='ONNX file for --backend onnxruntime')
     add_unsafe_load_argument(m)
     add_cfg_options_argument(p)
     d = p.add_argument_group('detection')
@@ -120,14 +125,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     if sum(bool(x) for x in (args.video_input, args.img_path, args.input_list)) != 1:
         parser.error('give exactly one of --video_input FILE|DIR, --img_path DIR|IMAGE or --input_list FILE')
     args.corpus = _corpus_mode(parser, args)
-    if args.pretrained_model and (args.config or args.ckpt):
+    if args.backend == 'onnxruntime' or args.onnx:
+        _check_onnx_flags(parser, args)
+    elif args.pretrained_model and (args.config or args.ckpt):
         parser.error('--pretrained_model selects both config and weights: give it alone, or --config FILE with '
                      '--ckpt PATH (or --random_weights)')
-    if not args.pretrained_model and not args.config:
+    if args.backend == 'onnxruntime':
+        pass
+    elif not args.pretrained_model and not args.config:
         parser.error('--random_weights needs the architecture: add --config FILE (or --pretrained_model NAME)'
                      if args.random_weights else
                      'give --pretrained_model NAME, or --config FILE with --ckpt PATH (or with --random_weights)')
-    if args.config and not args.ckpt and not args.random_weights:
+    if args.backend == 'torch' and args.config and not args.ckpt and not args.random_weights:
         parser.error('--config needs --ckpt PATH (or --random_weights)')
     if args.ckpt and args.random_weights:
         parser.error('--ckpt and --random_weights exclude each other')
@@ -161,6 +170,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def _check_onnx_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--backend onnxruntime needs --onnx and excludes the torch-only model flags."""
+    if args.backend != 'onnxruntime':
+        parser.error('--onnx needs --backend onnxruntime')
+    if not args.onnx:
+        parser.error('--backend onnxruntime needs --onnx FILE (export one with tools/export_onnx.py)')
+    for flag, given in (('--ckpt', args.ckpt), ('--random_weights', args.random_weights),
+                        ('--compile', args.compile), ('--unsafe_load', args.unsafe_load)):
+        if given:
+            parser.error(f'{flag} applies to --backend torch; with onnxruntime the weights are in --onnx {args.onnx}')
+    if args.pretrained_model and args.config:
+        parser.error('give --pretrained_model or --config, not both')
+
+
 def _corpus_mode(parser: argparse.ArgumentParser, args: argparse.Namespace) -> bool:
     """Whether the input flags name many inputs: --input_list, --video_input DIR, or --img_path DIR that holds no
     image file directly but sub-folders (each one input). A folder with images (or empty) stays one input."""
@@ -186,7 +209,7 @@ def load_model(args: argparse.Namespace, device: str | None = None):
     model = smplerx.load(args.pretrained_model or args.config, ckpt=args.ckpt, random_weights=args.random_weights,
                          device=device or args.device, precision=args.precision, cfg_options=args.cfg_options,
                          detector=args.detector, compile=args.compile, offline=args.offline,
-                         unsafe_load=args.unsafe_load)
+                         unsafe_load=args.unsafe_load, backend=args.backend, onnx=args.onnx)
     if not args.bbox_file:
         model.detector  # noqa: B018 - build it now: a missing detector fails before any output is written
     return model
@@ -211,8 +234,8 @@ def run(args: argparse.Namespace, model=None) -> dict:
                          show_verts=args.show_verts, show_bbox=args.show_bbox,
                          save_images=not is_video and not args.no_overlay,
                          video_output=Path(args.video_output) if args.video_output else None, renderer=args.renderer)
-    logger.info('input %s, device %s, precision %s, batch %d', args.video_input or args.img_path, model.device,
-                model.precision, args.batch_size)
+    logger.info('input %s, device %s, precision %s, batch %d, backend %s', args.video_input or args.img_path,
+                model.device, model.precision, args.batch_size, args.backend)
     from common.utils.scene_camera import ImageCamera
     summary = model.run(args.video_input or args.img_path, args.output_folder, args.bbox_file, start=args.start,
                         end=args.end, stream=stream, write=write, resume=args.resume, overwrite=args.overwrite,
@@ -300,6 +323,7 @@ def inference_main(argv=None) -> dict:
     from common.checkpoint import CheckpointError
     from common.config import ConfigError
     from common.inference.corpus import CorpusError
+    from common.deploy.metadata import OnnxFileError
     from common.inference.detection import BoxFileError
     from common.inference.io import FrameSourceError
     from common.inference.runner import OutputFolderError
@@ -312,7 +336,8 @@ def inference_main(argv=None) -> dict:
     try:
         summary = run_corpus(args) if args.corpus else run(args)
     except (FrameSourceError, BoxFileError, ConfigError, BodyModelError, WeightsNotFoundError,
-            CheckpointError, DeviceError, OutputFolderError, CorpusError, ExportInputError, RigError) as e:
+            CheckpointError, DeviceError, OutputFolderError, CorpusError, ExportInputError, RigError,
+            OnnxFileError) as e:
         logger.error('%s', e)
         raise SystemExit(2) from e
     except FileWriteError as e:
