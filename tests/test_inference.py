@@ -252,9 +252,11 @@ def test_estimator_precisions_give_shapes_and_finite_values(tiny_cfg):
     torch.manual_seed(0)
     model = build_model(tiny_cfg, mode='train').eval()
     crops = np.random.default_rng(0).uniform(0, 255, (3, 512, 384, 3)).astype(np.float32)
+    given = crops.copy()
     results = {}
     for precision in ('fp32', 'bf16'):
         out = Estimator(model, torch.device('cpu'), precision)(crops)
+        np.testing.assert_array_equal(crops, given)  # the caller's crops are read, never scaled in place
         people = outputs_to_params(out)
         assert len(people) == 3
         for person in people:

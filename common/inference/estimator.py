@@ -111,7 +111,8 @@ class Estimator:
         x = torch.from_numpy(np.ascontiguousarray(crops))
         if self.pin:
             x = x.pin_memory()
-        x = x.to(self.device, non_blocking=True).permute(0, 3, 1, 2).div_(255.0)  # (B, 3, 512, 384) [0, 1]
+        # (B, 3, 512, 384) [0, 1]; not in place: on the CPU x shares the caller's array
+        x = x.to(self.device, non_blocking=True).permute(0, 3, 1, 2).div(255.0)
         with autocast(self.precision, self.device):
             out = self.model({'img': x}, {}, {}, 'test')
         return {k: out[k].detach() for k in OUTPUT_KEYS}
