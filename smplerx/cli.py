@@ -130,9 +130,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     elif args.pretrained_model and (args.config or args.ckpt):
         parser.error('--pretrained_model selects both config and weights: give it alone, or --config FILE with '
                      '--ckpt PATH (or --random_weights)')
-    if args.backend == 'onnxruntime':
-        pass
-    elif not args.pretrained_model and not args.config:
+    if args.backend == 'torch' and not args.pretrained_model and not args.config:
         parser.error('--random_weights needs the architecture: add --config FILE (or --pretrained_model NAME)'
                      if args.random_weights else
                      'give --pretrained_model NAME, or --config FILE with --ckpt PATH (or with --random_weights)')
