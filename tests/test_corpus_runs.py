@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.fixtures.inference import read_video
+
 ROOT = Path(__file__).resolve().parents[1]
 RUN_ARGS = ('--end', '3')  # 3 frames of each input (the short clip has 2): the suite's time budget
 
@@ -28,18 +30,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
-
-
-def _decode(path: Path) -> list:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        frames.append(img)
-    cap.release()
-    return frames
 
 
 @pytest.fixture(scope='module')
@@ -56,7 +46,7 @@ def corpus_inputs(tmp_path_factory, two_person_video):
     for p in paths.values():
         p.parent.mkdir()
         shutil.copy(video, p)
-    frames = _decode(video)
+    frames = read_video(video)
     writer = VideoWriter(d / 'short.mp4', 12.0)
     for img in frames[:2]:
         writer.write(img)

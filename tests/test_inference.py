@@ -9,18 +9,7 @@ import pytest
 import torch
 
 from common.inference.person import PARAM_SHAPES
-
-
-def read_video(path):
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        frames.append(img)
-    cap.release()
-    return frames
+from tests.fixtures.inference import read_video
 
 
 def read_obj_vertices(path):

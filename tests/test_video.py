@@ -5,29 +5,17 @@ from __future__ import annotations
 import logging
 import struct
 
-import cv2
 import numpy as np
 import pytest
 
 from common.vis.video import VideoWriter
+from tests.fixtures.inference import read_video
 
 
 def two_colour_frame(w, h, left=(0, 0, 255), right=(255, 128, 0)):
     img = np.empty((h, w, 3), np.uint8)
     img[:, :w // 2], img[:, w // 2:] = left, right
     return img
-
-
-def decode_all(path):
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        frames.append(img)
-    cap.release()
-    return frames
 
 
 def top_level_boxes(path):
@@ -62,7 +50,7 @@ def test_writes_h264_yuv420p_mp4_with_index_first(tmp_path):
     boxes = top_level_boxes(path)
     assert boxes.index('moov') < boxes.index('mdat'), boxes  # faststart: playable while downloading
     # colours survive (BT.709 conversion and tags agree); left = red, right = orange in BGR
-    first = decode_all(path)[0]
+    first = read_video(path)[0]
     assert np.abs(first[32, 10].astype(int) - (0, 0, 255)).max() <= 8
     assert np.abs(first[32, 80].astype(int) - (255, 128, 0)).max() <= 8
 
@@ -77,7 +65,7 @@ def test_odd_first_size_is_padded_by_one_pixel_not_rescaled(tmp_path):
         writer.write(img)
     writer.close()
     assert writer.size == (76, 52)
-    out = decode_all(tmp_path / 'odd.mp4')[0]
+    out = read_video(tmp_path / 'odd.mp4')[0]
     assert out.shape == (52, 76, 3)
     assert np.abs(out[20, 75].astype(int) - (0, 0, 250)).max() <= 30  # padded column copies the red edge
     assert np.abs(out[51, 30].astype(int) - (250, 0, 0)).max() <= 30  # padded row copies the blue edge
@@ -90,7 +78,7 @@ def test_frame_of_another_size_is_letterboxed_with_a_warning(tmp_path, caplog):
     writer.write(np.full((80, 80, 3), 255, np.uint8))  # square white: fits as 80x80 in the middle
     with caplog.at_level(logging.WARNING):
         writer.close()
-    first, second = decode_all(tmp_path / 'mixed.mp4')
+    first, second = read_video(tmp_path / 'mixed.mp4')
     assert first.shape == second.shape == (80, 160, 3)
     assert second[40, 80].min() > 240  # centre: the picture, unstretched
     assert second[40, 20].max() < 15 and second[40, 140].max() < 15  # sides: black borders
