@@ -84,7 +84,7 @@ def load(name_or_config: str | Path | None = None, *, ckpt: str | Path | None = 
     import torch
 
     from common.checkpoint import load_checkpoint
-    from common.config import config_path_for_model, load_config, parse_cfg_options
+    from common.config import config_path_for_model
     from common.model import build_model
     from common.utils.device import select_device
     from common.utils.human_models import get_smplx
@@ -121,10 +121,7 @@ def load(name_or_config: str | Path | None = None, *, ckpt: str | Path | None = 
     else:
         config = config_path_for_model(str(name_or_config))
         weights_name = str(name_or_config)
-    overrides = parse_cfg_options(cfg_options) if not isinstance(cfg_options, Mapping) else dict(cfg_options)
-    if human_model_path is not None:
-        overrides['human_model_path'] = str(human_model_path)
-    cfg = load_config(config, overrides)
+    cfg = _load_cfg(config, cfg_options, human_model_path)
     torch_device = select_device(device)
     if precision == 'fp16' and torch_device.type == 'cpu':
         logger.warning('precision fp16 on the CPU runs as bf16 (CPU fp16 kernels are about 100x slower); '
@@ -151,10 +148,19 @@ def load(name_or_config: str | Path | None = None, *, ckpt: str | Path | None = 
                      weights, detector, name=weights_name)
 
 
+def _load_cfg(config, cfg_options, human_model_path):
+    """The config ``load`` resolved, with ``cfg_options`` (dict or ``['k=v', ...]``) and ``human_model_path``."""
+    from common.config import load_config, parse_cfg_options
+    overrides = parse_cfg_options(cfg_options) if not isinstance(cfg_options, Mapping) else dict(cfg_options)
+    if human_model_path is not None:
+        overrides['human_model_path'] = str(human_model_path)
+    return load_config(config, overrides)
+
+
 def _load_onnxruntime(name_or_config, onnx, *, ckpt, random_weights, device, precision, human_model_path,
                       cfg_options, detector, compile) -> 'Predictor':
     """``load(..., backend='onnxruntime', onnx=FILE)``: no torch network is built."""
-    from common.config import config_path_for_model, load_config, parse_cfg_options
+    from common.config import config_path_for_model
     from common.deploy.metadata import OnnxFileError, read_metadata
     from common.deploy.runtime import OrtEstimator
     from common.utils.device import select_device
@@ -178,10 +184,7 @@ def _load_onnxruntime(name_or_config, onnx, *, ckpt, random_weights, device, pre
         config = name_or_config
     else:
         config = config_path_for_model(str(name_or_config))
-    overrides = parse_cfg_options(cfg_options) if not isinstance(cfg_options, Mapping) else dict(cfg_options)
-    if human_model_path is not None:
-        overrides['human_model_path'] = str(human_model_path)
-    cfg = load_config(config, overrides)
+    cfg = _load_cfg(config, cfg_options, human_model_path)
     torch_device = select_device(device)
     body_model = get_smplx(cfg.human_model_path)  # fail fast when the SMPL-X files are missing
     estimator = OrtEstimator(onnx, cfg, body_model, torch_device)
