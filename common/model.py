@@ -121,9 +121,8 @@ class Model(nn.Module):
 
         Never traced by `torch.compile`: the cached layer may be created on this call (inside a graph
         it would fail), and smplx's kinematic chain would break the graph anyway."""
-        out = self._smplx()(global_orient=root_pose.float(), body_pose=body_pose.float(),
-                            left_hand_pose=lhand_pose.float(), right_hand_pose=rhand_pose.float(),
-                            jaw_pose=jaw_pose.float(), betas=shape.float(), expression=expr.float())
+        from common.utils.human_models import pose_smplx
+        out = pose_smplx(self._smplx(), root_pose, body_pose, lhand_pose, rhand_pose, jaw_pose, shape, expr)
         return out.vertices, out.joints
 
     # ------------------------------------------------------------------------------------------

@@ -63,10 +63,9 @@ def open_session(path: str | Path, device: torch.device, threads: int | None = N
 def apply_body_model(body_model, net: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """``Model._body_model`` after the graph -> (smplx_mesh_cam (B, 10475, 3), smplx_joint_cam (B, 144, 3)) metres,
     camera frame (neutral SMPL-X in float32, zero eyes, no translation; ``cam_trans`` added)."""
-    out = body_model(global_orient=net['smplx_root_pose'].float(), body_pose=net['smplx_body_pose'].float(),
-                     left_hand_pose=net['smplx_lhand_pose'].float(), right_hand_pose=net['smplx_rhand_pose'].float(),
-                     jaw_pose=net['smplx_jaw_pose'].float(), betas=net['smplx_shape'].float(),
-                     expression=net['smplx_expr'].float())
+    from common.utils.human_models import pose_smplx
+    out = pose_smplx(body_model, *(net[k] for k in ('smplx_root_pose', 'smplx_body_pose', 'smplx_lhand_pose',
+                                                    'smplx_rhand_pose', 'smplx_jaw_pose', 'smplx_shape', 'smplx_expr')))
     cam = net['cam_trans'].float()[:, None, :]
     return out.vertices + cam, out.joints + cam
 

@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     'DatasetEvaluator', 'WholeBodyEvaluator', 'PW3DEvaluator', 'AgoraPredictionWriter',
-    'EmptyTestSetError', 'load_whole_body_sets', 'build_evaluator', 'pseudo_gt_mesh', 'PSEUDO_GT_KEYS', 'PSEUDO_GT_SOURCE',
+    'EmptyTestSetError', 'load_whole_body_sets', 'build_evaluator', 'pseudo_gt_mesh', 'PSEUDO_GT_KEYS',
+    'PSEUDO_GT_SOURCE',
 ]
 
 # GT SMPL-X parameters a test item needs for the pseudo-GT mesh, and the gt_sources entry that builds it
@@ -143,10 +144,9 @@ def pseudo_gt_mesh(targets: dict, body_model) -> torch.Tensor:
         (B, 10475, 3) float32 vertices + cam_trans, metres, camera frame.
     """
     p = torch.as_tensor(targets['smplx_pose']).float()
-    out = body_model(global_orient=p[:, :3], body_pose=p[:, 3:66], left_hand_pose=p[:, 66:111],
-                     right_hand_pose=p[:, 111:156], jaw_pose=p[:, 156:159],
-                     betas=torch.as_tensor(targets['smplx_shape']).float(),
-                     expression=torch.as_tensor(targets['smplx_expr']).float())
+    from common.utils.human_models import pose_smplx
+    out = pose_smplx(body_model, p[:, :3], p[:, 3:66], p[:, 66:111], p[:, 111:156], p[:, 156:159],
+                     torch.as_tensor(targets['smplx_shape']), torch.as_tensor(targets['smplx_expr']))
     return out.vertices + torch.as_tensor(targets['smplx_cam_trans']).float()[:, None, :]
 
 

@@ -29,7 +29,7 @@ import torch
 
 __all__ = [
     "BodyModelError", "BodyModelFilesMissing", "BodyModelFileError", "BodyModelOutput", "SMPLX", "SMPL",
-    "get_smplx", "get_smpl", "SMPLX_NPZ_KEYS", "load_hand_vertex_ids", "load_face_vertex_ids",
+    "get_smplx", "pose_smplx", "get_smpl", "SMPLX_NPZ_KEYS", "load_hand_vertex_ids", "load_face_vertex_ids",
     "load_j14_regressor", "load_chumpy_pickle", "expected_files", "SMPLX_NUM_VERTICES", "SMPL_NUM_VERTICES",
 ]
 
@@ -328,6 +328,16 @@ def _cached(kind: str, model_dir: str, gender: str):
 def get_smplx(model_dir: str | Path, gender: str = "neutral") -> SMPLX:
     """The process-wide SMPL-X wrapper for ``model_dir`` and ``gender`` (created on first use)."""
     return _cached("smplx", str(Path(model_dir).resolve()), gender.lower())
+
+
+def pose_smplx(body_model, root_pose, body_pose, lhand_pose, rhand_pose, jaw_pose, shape, expr) -> BodyModelOutput:
+    """The network's SMPL-X call (SPEC §1.13): ``body_model`` (``get_smplx``) in float32 with zero eyes and no
+    translation, from axis-angle ``root_pose (B, 3), body_pose (B, 63), lhand_pose/rhand_pose (B, 45)`` (relative
+    to the mean hand), ``jaw_pose (B, 3)``, ``shape (B, 10)``, ``expr (B, 10)``. Used by the model, the
+    onnxruntime backend and the evaluator's pseudo-GT, so all three pose the body the same way."""
+    return body_model(global_orient=root_pose.float(), body_pose=body_pose.float(),
+                      left_hand_pose=lhand_pose.float(), right_hand_pose=rhand_pose.float(),
+                      jaw_pose=jaw_pose.float(), betas=shape.float(), expression=expr.float())
 
 
 def get_smpl(model_dir: str | Path, gender: str = "neutral") -> SMPL:
