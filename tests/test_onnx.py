@@ -102,7 +102,8 @@ def onnx_cfgs(human_model_path):
 
 @pytest.fixture(scope='session')
 def onnx_files(onnx_cfgs, synthetic_root):
-    """{arch: exported .onnx path} (dynamic batch, fp32), plus the same weights as a checkpoint for S32."""
+    """{arch: exported .onnx path} (dynamic batch, fp32), 'S32_fp16' (the S32 network exported in fp16), and the
+    S32 weights as a checkpoint ('S32_ckpt')."""
     import hashlib
 
     from filelock import FileLock
@@ -119,6 +120,11 @@ def onnx_files(onnx_cfgs, synthetic_root):
             if not path.is_file():
                 export_onnx(build_test_model(cfg), cfg, path, dynamic_batch=True, weights='random')
             files[arch] = path
+        path = out / 'S32_fp16.onnx'
+        if not path.is_file():
+            export_onnx(build_test_model(onnx_cfgs['S32']), onnx_cfgs['S32'], path, precision='fp16',
+                        dynamic_batch=True, weights='random')
+        files['S32_fp16'] = path
         ckpt = out / 'S32.pth.tar'
         if not ckpt.is_file():
             save_checkpoint(ckpt, build_test_model(onnx_cfgs['S32']))
@@ -259,6 +265,45 @@ def test_onnxruntime_equals_torch_fp32(arch, onnx_files, onnx_cfgs, crops8, huma
     # ... and the soft-argmaxes spread over the grid, not all at its centre
     joints = ref_all['joint_img'][:, :25, :2]
     assert float(joints.std(dim=1).min()) > 0.5, joints.std(dim=1)
+
+
+def test_fp16_export_is_as_close_to_fp32_as_torch_fp16(onnx_files, onnx_cfgs, crops8, caplog):
+    """--precision fp16: the file stores its weights in fp16 (half the size), float32 input and outputs; every
+    output is as close to the fp32 network as torch's own fp16 autocast is (max |delta| per output within 3x torch
+    fp16's, plus 1e-4 of the output's scale), at batch 1 and 2 through the dynamic batch."""
+    import onnx
+    import torch
+
+    from common.deploy.metadata import read_metadata
+    from common.deploy.runtime import OrtEstimator
+    path = onnx_files['S32_fp16']
+    model = onnx.load(str(path))
+    sizes = {}  # weight elements per data type (the fp32 rest: token/position embeddings added before autocast)
+    for t in model.graph.initializer:
+        sizes[t.data_type] = sizes.get(t.data_type, 0) + int(np.prod(t.dims))
+    assert sizes.get(onnx.TensorProto.FLOAT16, 0) >= 0.95 * sum(sizes.values()), sizes
+    assert path.stat().st_size < 0.6 * onnx_files['S32'].stat().st_size
+    assert [i.type.tensor_type.elem_type for i in model.graph.input] == [onnx.TensorProto.FLOAT]
+    assert {o.type.tensor_type.elem_type for o in model.graph.output} == {onnx.TensorProto.FLOAT}
+    assert read_metadata(path)['smplerx.precision'] == 'fp16'
+    cfg = onnx_cfgs['S32']
+    with caplog.at_level('WARNING'):
+        ort16 = OrtEstimator(path, cfg, None, torch.device('cpu'))
+    assert 'fp16 export' in caplog.text and ort16.precision == 'fp16'
+    net = build_test_model(cfg)
+    img = crops8[:2].transpose(0, 3, 1, 2) / np.float32(255)
+    with torch.inference_mode():
+        ref = net({'img': torch.from_numpy(img.copy())}, {}, {}, 'test')
+        with torch.autocast('cpu', torch.float16):
+            ref16 = net({'img': torch.from_numpy(img.copy())}, {}, {}, 'test')
+    got = {1: ort16.run_network(img[:1]), 2: ort16.run_network(img)}
+    for key, value in got[2].items():
+        r = ref[key].numpy()
+        torch_err = float(np.abs(ref16[key].float().numpy() - r).max())
+        bound = 3 * torch_err + 1e-4 * (1 + float(np.abs(r).max()))
+        for batch, outs in got.items():
+            err = float(np.abs(outs[key] - r[:batch]).max())
+            assert err <= bound, f'fp16 batch {batch} {key}: max |delta| {err:.3g}, torch fp16 {torch_err:.3g}'
 
 
 # ---------------------------------------------------------------------------------------------- bad inputs

@@ -31,9 +31,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--ckpt', help='checkpoint file to export')
     p.add_argument('--random_weights', action='store_true', help='random weights (pipeline checks, benchmarks)')
     p.add_argument('--out', required=True, help='ONNX file to write (atomically)')
-    p.add_argument('--precision', choices=('fp32',), default='fp32',
-                   help='precision inside the graph: fp32 only so far (onnxruntime\'s fp16 converter breaks this '
-                        'graph); for fp16 on a GPU build a TensorRT engine from the fp32 file with trtexec --fp16')
+    p.add_argument('--precision', choices=('fp32', 'fp16'), default='fp32',
+                   help='precision inside the graph: fp32, or fp16 (torch autocast mixed precision, fp16 weights; '
+                        'for GPU execution providers: on the CPU use fp32); input and outputs stay float32')
     p.add_argument('--opset', type=int, default=DEFAULT_OPSET, help=f'ONNX opset (>= 16); default {DEFAULT_OPSET}')
     p.add_argument('--dynamic_batch', action='store_true', help='symbolic batch dimension (default: fixed '
                                                                 '--batch)')

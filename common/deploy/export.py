@@ -9,11 +9,20 @@ applies it after the graph, as ``Model._body_model`` does.
 Exporter: ``torch.onnx.export(dynamo=True)`` (torch.export + onnxscript). The TorchScript exporter also maps
 ``roi_align`` to ``RoiAlign`` but mis-exports roma's batched quaternion selection (``diagonal`` inside an ``If``
 whose static shapes break onnxruntime as soon as the batch differs from the traced one). Op mapping, checked by
-``tests/test_onnx_export.py``: torchvision ``roi_align(aligned=False, sampling_ratio=0)`` -> ``RoiAlign``
+``tests/test_onnx.py``: torchvision ``roi_align(aligned=False, sampling_ratio=0)`` -> ``RoiAlign``
 (``coordinate_transformation_mode='output_half_pixel'``, ``sampling_ratio=0``: ceil(roi_size / output_size)
 points per bin, torchvision's adaptive rule), ``F.interpolate(nearest)`` -> ``Resize(nearest, asymmetric, floor)``,
 ``F.grid_sample(bilinear, zeros, align_corners=True)`` -> ``GridSample``; roma's 6D -> rotation matrix -> axis-angle
 is plain arithmetic (norms, cross products, argmax/gather, atan2).
+
+Precision: 'fp32', or 'fp16' = the network traced under ``torch.autocast(float16)``, i.e. torch's own mixed
+precision (convolutions, matmuls and attention in fp16; softmax, norms and the rotation conversions as autocast
+keeps them), with the weights stored in fp16; input and outputs stay float32.
+
+Graph clean-up: constant folding only (``onnxscript.optimizer.fold_constants``; folds the weights' casts, so an fp16
+file stores fp16 weights). The exporter's default optimizer is not used: its pattern rewriter takes about half the
+export time, onnxruntime and TensorRT make the same fusions when they load the file, and its BatchNorm-into-
+ConvTranspose rule writes float32 weights into an fp16 ConvTranspose (a graph onnxruntime refuses to load).
 """
 from __future__ import annotations
 
@@ -27,26 +36,28 @@ from torch import nn
 
 from common.deploy.metadata import NETWORK_OUTPUTS, build_metadata
 from common.utils.files import atomic_write
+from common.utils.precision import autocast
 
 logger = logging.getLogger(__name__)
 
 __all__ = ['NetworkGraph', 'export_onnx', 'load_network', 'DEFAULT_OPSET', 'PRECISIONS']
 
 DEFAULT_OPSET = 18  # RoiAlign coordinate_transformation_mode needs >= 16; 18 is widely supported (TensorRT 10)
-PRECISIONS = ('fp32',)  # fp16: onnxruntime's float16 converter breaks this graph (see README)
+PRECISIONS = ('fp32', 'fp16')  # fp16: autocast mixed precision (module docstring); for GPUs
 _OUTPUT_NAMES = tuple(name for name, _ in NETWORK_OUTPUTS)
 
 
 class NetworkGraph(nn.Module):
-    """``Model`` in test mode without the SMPL-X layer: ``img (B, 3, H, W)`` -> tuple of ``NETWORK_OUTPUTS``.
+    """``Model`` in test mode without the SMPL-X layer: ``img (B, 3, H, W)`` -> tuple of ``NETWORK_OUTPUTS``
+    (float32), computed in ``precision`` ('fp32', or 'fp16' / 'bf16' autocast).
 
     The body model call of ``Model.forward`` is replaced, for this wrapper's forward only, by zeros of its
     shapes; every output taken here is independent of it, so the exporter drops it from the graph.
     """
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, precision: str = 'fp32'):
         super().__init__()
-        self.model = model
+        self.model, self.precision = model, precision
 
     @staticmethod
     def _no_body_model(root_pose, *_):
@@ -54,7 +65,7 @@ class NetworkGraph(nn.Module):
         return root_pose.new_zeros(B, 10475, 3), root_pose.new_zeros(B, 144, 3)
 
     def forward(self, img: torch.Tensor) -> tuple:
-        with _patched(self.model, '_body_model', self._no_body_model):
+        with _patched(self.model, '_body_model', self._no_body_model), autocast(self.precision, img.device):
             out = self.model({'img': img}, {}, {}, 'test')
         return tuple(out[k].float() for k in _OUTPUT_NAMES)
 
@@ -74,13 +85,16 @@ def export_onnx(model: nn.Module, cfg, out: str | Path, *, precision: str = 'fp3
 
     Args:
         cfg: the model's config (architecture metadata, input size).
-        precision: 'fp32' (the only one so far; for fp16 on a GPU build a TensorRT engine with --fp16).
+        precision: 'fp32' or 'fp16' (autocast mixed precision, fp16 weights: for GPU execution providers;
+            onnxruntime's CPU provider runs it through inserted casts, slower than the fp32 file).
         opset: ONNX opset (>= 16). dynamic_batch: batch dimension symbolic ('batch'), else fixed to ``batch``.
         weights: what the weights are (checkpoint file name or 'random'), recorded in the metadata.
     Returns:
         ``out`` as a Path. The file holds the weights inline (single file; models < 2 GB).
     """
     import onnx
+    from onnx_ir.passes.common import RemoveUnusedNodesPass
+    from onnxscript.optimizer import fold_constants
     if precision not in PRECISIONS:
         raise ValueError(f'precision must be one of {PRECISIONS}, got {precision!r}')
     if opset < 16:
@@ -88,7 +102,7 @@ def export_onnx(model: nn.Module, cfg, out: str | Path, *, precision: str = 'fp3
     out = Path(out)
     model = model.eval()  # the plain model: optimize_for_inference's copy is for torch only
     device = next(model.parameters()).device
-    graph = NetworkGraph(model).eval()
+    graph = NetworkGraph(model, precision).eval()
     H, W = (int(v) for v in cfg.input_img_shape)
     example = torch.rand(max(batch, 2) if dynamic_batch else batch, 3, H, W, device=device)
     dynamic_shapes = ({0: torch.export.Dim('batch', min=1)},) if dynamic_batch else None
@@ -98,7 +112,10 @@ def export_onnx(model: nn.Module, cfg, out: str | Path, *, precision: str = 'fp3
         warnings.simplefilter('ignore')  # tracer chatter (roma's shape asserts, deprecations)
         program = torch.onnx.export(graph, (example,), dynamo=True, opset_version=opset, input_names=['img'],
                                     output_names=list(_OUTPUT_NAMES), dynamic_shapes=dynamic_shapes,
-                                    external_data=False, verbose=False)
+                                    external_data=False, verbose=False, optimize=False)
+    # no size limits: the casts of the weights (fp16) are folded too
+    fold_constants(program.model, input_size_limit=1 << 62, output_size_limit=1 << 62)
+    RemoveUnusedNodesPass()(program.model)
     proto = program.model_proto
     meta = build_metadata(cfg, opset=opset, precision=precision, weights=weights, dynamic_batch=dynamic_batch,
                           batch=batch)

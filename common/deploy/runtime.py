@@ -93,6 +93,9 @@ class OrtEstimator:
         self.random_weights = self.metadata.get('smplerx.weights') == 'random'
         shape = json.loads(self.metadata['smplerx.input'])['shape']
         self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
+        if self.precision == 'fp16' and self.session.get_providers()[0] == 'CPUExecutionProvider':
+            logger.warning('%s is an fp16 export: onnxruntime\'s CPU provider runs it through inserted casts, '
+                           'slower than an fp32 export (tools/export_onnx.py --precision fp32 for the CPU)', self.path)
         outputs = [o.name for o in self.session.get_outputs()]
         if outputs[:len(_NAMES)] != _NAMES:
             raise OnnxFileError(f'{self.path}: graph outputs {outputs} are not the expected {_NAMES}; re-export it')
