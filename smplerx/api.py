@@ -63,8 +63,9 @@ def load(name_or_config: str | Path | None = None, *, ckpt: str | Path | None = 
             run's ``code/config.py``, or its zoo file name).
         ckpt: checkpoint file (``.pth.tar``, ``.pth``, ``.safetensors``); loaded strictly and safely.
         random_weights: no checkpoint: a seeded random network (a pipeline check, not predictions).
-        device: 'auto' | 'cpu' | 'cuda' | 'cuda:N'. precision: 'fp32' | 'bf16' | 'fp16' (autocast; fp16 on the
-            CPU runs as bf16, with a warning: CPU fp16 kernels are ~100x slower).
+        device: 'auto' | 'cpu' | 'cuda' | 'cuda:N'. precision: 'fp32' | 'bf16' | 'fp16' (autocast; on the CPU
+            ``common.utils.precision.cpu_inference_precision`` decides, with a warning: fp16 runs as bf16, or as fp32
+            where the CPU has no fast bf16; bf16 on such a CPU is kept but warned about).
         human_model_path: folder holding ``smplx/SMPLX_NEUTRAL.npz`` (default: the config's).
         cfg_options: config overrides, ``{'key': value}`` or ``['key=value', ...]``.
         detector: YOLO weights name/path (``'yolov8x.pt'``, looked up in ``pretrained_models/``), a model
@@ -88,7 +89,7 @@ def load(name_or_config: str | Path | None = None, *, ckpt: str | Path | None = 
     from common.model import build_model
     from common.utils.device import select_device
     from common.utils.human_models import get_smplx
-    from common.utils.precision import PRECISIONS
+    from common.utils.precision import PRECISIONS, cpu_inference_precision
     from common.weights import resolve_checkpoint
 
     if precision not in PRECISIONS:
@@ -123,10 +124,10 @@ def load(name_or_config: str | Path | None = None, *, ckpt: str | Path | None = 
         weights_name = str(name_or_config)
     cfg = _load_cfg(config, cfg_options, human_model_path)
     torch_device = select_device(device)
-    if precision == 'fp16' and torch_device.type == 'cpu':
-        logger.warning('precision fp16 on the CPU runs as bf16 (CPU fp16 kernels are about 100x slower); '
-                       'pass precision="bf16" to silence this')
-        precision = 'bf16'
+    if torch_device.type == 'cpu':
+        precision, warning = cpu_inference_precision(precision)
+        if warning:
+            logger.warning(warning)
     body_model = get_smplx(cfg.human_model_path)  # fail fast when the SMPL-X files are missing
     if random_weights:
         with torch.random.fork_rng(devices=[]):

@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = p.add_argument_group('speed')
     r.add_argument('--batch_size', type=int, default=16, help='person crops per model call (across frames)')
     r.add_argument('--det_batch_size', type=int, default=8, help='frames per detector call')
-    add_precision_argument(r, extra_help=' (fp16 on the CPU runs as bf16)')
+    add_precision_argument(r, extra_help=' (fp16 on the CPU runs as bf16, or fp32 on CPUs without fast bf16)')
     r.add_argument('--compile', action='store_true', help='torch.compile the model')
     add_device_argument(r)
     c = p.add_argument_group('corpus (many inputs; README "Inference over a corpus")')

@@ -91,6 +91,34 @@ def test_precision_table_and_check():
     assert parser.parse_args([]).precision == 'fp32'
 
 
+def test_cpu_inference_precision_rule():
+    """fp16 on the CPU -> bf16 where bf16 is fast, else fp32; bf16 kept everywhere but warned about where slow."""
+    from common.utils.precision import cpu_inference_precision
+    assert cpu_inference_precision('fp32', fast_bf16=False) == ('fp32', None)
+    assert cpu_inference_precision('bf16', fast_bf16=True) == ('bf16', None)
+    got, warning = cpu_inference_precision('fp16', fast_bf16=True)
+    assert got == 'bf16' and 'runs as bf16' in warning
+    got, warning = cpu_inference_precision('fp16', fast_bf16=False)
+    assert got == 'fp32' and 'runs as fp32' in warning and 'AVX-512' in warning
+    got, warning = cpu_inference_precision('bf16', fast_bf16=False)
+    assert got == 'bf16' and 'emulated' in warning and 'use fp32' in warning
+    with pytest.raises(ValueError, match='fp8'):
+        cpu_inference_precision('fp8')
+
+
+def test_load_applies_the_cpu_precision_rule(monkeypatch, caplog, human_model_path):
+    """smplerx.load on the CPU: precision='fp16' becomes fp32 on a CPU without fast bf16, with the warning."""
+    import smplerx
+    from common.utils import precision as precision_module
+    from tests.fixtures.inference import TINY_CFG_OPTIONS
+    monkeypatch.setattr(precision_module, 'cpu_has_fast_bf16', lambda: False)
+    with caplog.at_level('WARNING'):
+        predictor = smplerx.load('config_smpler_x_s32', random_weights=True, device='cpu', precision='fp16',
+                                 cfg_options=TINY_CFG_OPTIONS, human_model_path=human_model_path)
+    assert predictor.precision == 'fp32' and predictor.estimator.precision == 'fp32'
+    assert 'runs as fp32' in caplog.text
+
+
 def test_render_has_no_load_mode_flag(capsys):
     parse_args = _parser_of('render')
     with pytest.raises(SystemExit):

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["PRECISION_NAMES", "PRECISIONS", "add_precision_argument", "check_precision", "autocast", "to_device"]
+__all__ = ["PRECISION_NAMES", "PRECISIONS", "add_precision_argument", "check_precision", "autocast", "to_device",
+           "cpu_has_fast_bf16", "cpu_inference_precision"]
 
 PRECISION_NAMES = ("fp32", "bf16", "fp16")
 PRECISION_HELP = "autocast precision: fp32 (plain), bf16 or fp16 (fp16 training uses a GradScaler)"
@@ -59,6 +60,40 @@ def autocast(precision: str, device: torch.device | str):
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether oneDNN has bf16 kernels for this CPU (AVX-512 or AMX). Without them (e.g. AVX2-only CPUs) torch
+    emulates bf16 and runs transposed convolutions through its reference kernel: a bf16 forward of this network is
+    then 10-50x slower than fp32 (BENCHMARKS.md "bf16 without AVX-512"). True when torch cannot tell."""
+    import torch
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return True
+
+
+def cpu_inference_precision(precision: str, fast_bf16: bool | None = None) -> tuple[str, str | None]:
+    """The precision CPU inference runs ``precision`` in, and a warning for the user (or None).
+
+    fp16 runs as bf16 (torch's CPU fp16 kernels are about 100x slower), or as fp32 on a CPU without fast bf16
+    (``cpu_has_fast_bf16``, the default of ``fast_bf16``); bf16 asked for on such a CPU stays bf16 (it was asked
+    for), with a warning that fp32 is faster there.
+    """
+    check_precision(precision)
+    if precision == "fp32":
+        return precision, None
+    fast = cpu_has_fast_bf16() if fast_bf16 is None else fast_bf16
+    if precision == "fp16":
+        if fast:
+            return "bf16", ("precision fp16 on the CPU runs as bf16 (CPU fp16 kernels are about 100x slower); pass "
+                            "bf16 to silence this")
+        return "fp32", ("precision fp16 on the CPU runs as fp32: CPU fp16 kernels are about 100x slower, and this CPU "
+                        "has no fast bf16 (no AVX-512/AMX); pass fp32 to silence this")
+    if not fast:
+        return precision, ("precision bf16 on this CPU is emulated (no AVX-512/AMX bf16 kernels) and much slower "
+                           "than fp32; use fp32 here")
+    return precision, None
 
 
 def to_device(obj, device: torch.device | str):
