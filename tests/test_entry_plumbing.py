@@ -92,7 +92,7 @@ def test_precision_table_and_check():
 
 
 def test_cpu_inference_precision_rule():
-    """fp16 on the CPU -> bf16 where bf16 is fast, else fp32; bf16 kept everywhere but warned about where slow."""
+    """fp16 on the CPU -> bf16 where bf16 is fast, else fp32; bf16 is kept."""
     from common.utils.precision import cpu_inference_precision
     assert cpu_inference_precision('fp32', fast_bf16=False) == ('fp32', None)
     assert cpu_inference_precision('bf16', fast_bf16=True) == ('bf16', None)
@@ -100,14 +100,14 @@ def test_cpu_inference_precision_rule():
     assert got == 'bf16' and 'runs as bf16' in warning
     got, warning = cpu_inference_precision('fp16', fast_bf16=False)
     assert got == 'fp32' and 'runs as fp32' in warning and 'AVX-512' in warning
-    got, warning = cpu_inference_precision('bf16', fast_bf16=False)
-    assert got == 'bf16' and 'emulated' in warning and 'use fp32' in warning
+    assert cpu_inference_precision('bf16', fast_bf16=False) == ('bf16', None)  # optimize_for_inference warns
     with pytest.raises(ValueError, match='fp8'):
         cpu_inference_precision('fp8')
 
 
 def test_load_applies_the_cpu_precision_rule(monkeypatch, caplog, human_model_path):
-    """smplerx.load on the CPU: precision='fp16' becomes fp32 on a CPU without fast bf16, with the warning."""
+    """smplerx.load on the CPU without fast bf16: precision='fp16' becomes fp32 (warning); 'bf16' stays bf16 with
+    one warning (none where bf16 is fast)."""
     import smplerx
     from common.utils import precision as precision_module
     from tests.fixtures.inference import TINY_CFG_OPTIONS
@@ -117,6 +117,17 @@ def test_load_applies_the_cpu_precision_rule(monkeypatch, caplog, human_model_pa
                                  cfg_options=TINY_CFG_OPTIONS, human_model_path=human_model_path)
     assert predictor.precision == 'fp32' and predictor.estimator.precision == 'fp32'
     assert 'runs as fp32' in caplog.text
+    caplog.clear()
+    with caplog.at_level('WARNING'):  # bf16 is kept, and the inference transform (every entry point) warns
+        predictor = smplerx.load('config_smpler_x_s32', random_weights=True, device='cpu', precision='bf16',
+                                 cfg_options=TINY_CFG_OPTIONS, human_model_path=human_model_path)
+    assert predictor.estimator.precision == 'bf16' and caplog.text.count('bf16 on this CPU is emulated') == 1
+    monkeypatch.setattr(precision_module, 'cpu_has_fast_bf16', lambda: True)
+    caplog.clear()
+    with caplog.at_level('WARNING'):
+        smplerx.load('config_smpler_x_s32', random_weights=True, device='cpu', precision='bf16',
+                     cfg_options=TINY_CFG_OPTIONS, human_model_path=human_model_path)
+    assert 'emulated' not in caplog.text
 
 
 def test_render_has_no_load_mode_flag(capsys):

@@ -41,6 +41,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from common.nets.layers import JointSampler
+from common.utils import precision as precision_rules
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +254,8 @@ def optimize_for_inference(model: nn.Module, device, dtype: Optional[torch.dtype
     if param is not None and param.device.type != device.type:
         raise ValueError(f'optimize_for_inference: the model is on {param.device}, not {device}; '
                          'move it first (model.to(device))')
+    if device.type == 'cpu' and dtype == torch.bfloat16 and not precision_rules.cpu_has_fast_bf16():
+        logger.warning(precision_rules.SLOW_BF16_WARNING)
     replacements: Dict[str, nn.Module] = {}
     skip = ()  # modules inside an already replaced stack
     for name, m in model.named_modules():

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = ["PRECISION_NAMES", "PRECISIONS", "add_precision_argument", "check_precision", "autocast", "to_device",
-           "cpu_has_fast_bf16", "cpu_inference_precision"]
+           "cpu_has_fast_bf16", "cpu_inference_precision", "SLOW_BF16_WARNING"]
 
 PRECISION_NAMES = ("fp32", "bf16", "fp16")
 PRECISION_HELP = "autocast precision: fp32 (plain), bf16 or fp16 (fp16 training uses a GradScaler)"
@@ -73,27 +73,25 @@ def cpu_has_fast_bf16() -> bool:
         return True
 
 
+SLOW_BF16_WARNING = ("bf16 on this CPU is emulated (no AVX-512/AMX bf16 kernels) and much slower than fp32 "
+                     "(BENCHMARKS.md \"bf16 without AVX-512\"); use fp32 here")
+
+
 def cpu_inference_precision(precision: str, fast_bf16: bool | None = None) -> tuple[str, str | None]:
     """The precision CPU inference runs ``precision`` in, and a warning for the user (or None).
 
     fp16 runs as bf16 (torch's CPU fp16 kernels are about 100x slower), or as fp32 on a CPU without fast bf16
-    (``cpu_has_fast_bf16``, the default of ``fast_bf16``); bf16 asked for on such a CPU stays bf16 (it was asked
-    for), with a warning that fp32 is faster there.
+    (``cpu_has_fast_bf16``, the default of ``fast_bf16``). bf16 asked for stays bf16 (on a CPU without fast bf16
+    ``optimize_for_inference`` warns with ``SLOW_BF16_WARNING``, for every entry point).
     """
     check_precision(precision)
-    if precision == "fp32":
+    if precision != "fp16":
         return precision, None
-    fast = cpu_has_fast_bf16() if fast_bf16 is None else fast_bf16
-    if precision == "fp16":
-        if fast:
-            return "bf16", ("precision fp16 on the CPU runs as bf16 (CPU fp16 kernels are about 100x slower); pass "
-                            "bf16 to silence this")
-        return "fp32", ("precision fp16 on the CPU runs as fp32: CPU fp16 kernels are about 100x slower, and this CPU "
-                        "has no fast bf16 (no AVX-512/AMX); pass fp32 to silence this")
-    if not fast:
-        return precision, ("precision bf16 on this CPU is emulated (no AVX-512/AMX bf16 kernels) and much slower "
-                           "than fp32; use fp32 here")
-    return precision, None
+    if cpu_has_fast_bf16() if fast_bf16 is None else fast_bf16:
+        return "bf16", ("precision fp16 on the CPU runs as bf16 (CPU fp16 kernels are about 100x slower); pass "
+                        "bf16 to silence this")
+    return "fp32", ("precision fp16 on the CPU runs as fp32: CPU fp16 kernels are about 100x slower, and this CPU "
+                    "has no fast bf16 (no AVX-512/AMX); pass fp32 to silence this")
 
 
 def to_device(obj, device: torch.device | str):
