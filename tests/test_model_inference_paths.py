@@ -84,10 +84,14 @@ def _assert_close_all(out, ref, rel, what):
 
 def test_optimized_model_matches_plain_fp32_and_bf16(model):
     """optimize_for_inference: same test-mode outputs (every key) as the plain model, fp32 within 1e-4 and
-    bf16 within bf16 rounding; the plain model and its state_dict are untouched."""
+    bf16 within bf16 rounding; the plain model and its state_dict are untouched.
+
+    fp32 runs a batch of 2 (batch indexing in the gather sampling and the folded stacks); bf16 runs the first
+    image alone: the bf16 copy is the same modules with pre-cast weights, and a bf16 ConvTranspose2d costs
+    seconds per image on CPUs without native bf16 (aten::slow_conv_transpose2d)."""
     img = torch.rand(2, 3, 512, 384, generator=torch.Generator().manual_seed(2))
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    ref32, ref16 = _forward(model, img), _forward(model, img, torch.bfloat16)
+    ref32, ref16 = _forward(model, img), _forward(model, img[:1], torch.bfloat16)
     fast32 = optimize_for_inference(model, 'cpu')
     fast16 = optimize_for_inference(model, torch.device('cpu'), torch.bfloat16)
     assert isinstance(fast32, Model) and not fast32.training
@@ -104,9 +108,9 @@ def test_optimized_model_matches_plain_fp32_and_bf16(model):
     assert fast16.box_net.deconv[0].weight.dtype == torch.bfloat16
     assert fast32.body_position_net is model.body_position_net  # untouched modules are shared, not copied
     _assert_close_all(_forward(fast32, img), ref32, 1e-4, 'fp32')
-    out16 = _forward(fast16, img, torch.bfloat16)
+    out16 = _forward(fast16, img[:1], torch.bfloat16)
     _assert_close_all(out16, ref16, 5e-2, 'bf16')
-    _assert_close_all(out16, ref32, 5e-2, 'bf16 vs fp32')
+    _assert_close_all(out16, {k: v[:1] for k, v in ref32.items()}, 5e-2, 'bf16 vs fp32')
     # the plain model is what it was: same modules, same state_dict, same outputs
     assert type(model.box_net.deconv) is torch.nn.Sequential and isinstance(model.box_net.deconv[1], torch.nn.BatchNorm2d)
     assert type(model.encoder.blocks[0].mlp.fc1) is torch.nn.Linear
