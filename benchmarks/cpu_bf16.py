@@ -7,7 +7,8 @@
    fp32 and bf16 autocast, each timed in a fresh process: plain torch, or after an onnxruntime CPU session was
    created and run in that process; the two kinds of process alternate for --rounds (median per cell).
 2. Network: one test-mode forward of the plain model and of ``optimize_for_inference``'s copy, fp32 and bf16,
-   and the aten op with the most self CPU time in the copy's bf16 forward (torch.profiler).
+   and the aten op with the most self CPU time in the copy's bf16 forward (torch.profiler). On a CPU without
+   fast bf16 also the copy as a fast-bf16 CPU gets it (channels_last deconvolutions), for comparison.
 ``fast_bf16`` is ``common.utils.precision.cpu_has_fast_bf16()`` (oneDNN has bf16 kernels: AVX-512 or AMX).
 """
 import time
@@ -85,9 +86,17 @@ def model_times(torch, human_model_path) -> dict:
     plain = build_model(cfg).eval()
     img = torch.rand(1, 3, 512, 384)
     out = {}
+    from common.utils import precision as precision_rules
+    real_check = precision_rules.cpu_has_fast_bf16
+    precision_rules.cpu_has_fast_bf16 = lambda: True  # the transform as on a CPU with bf16 kernels
+    channels_last_bf16 = optimize_for_inference(plain, 'cpu', torch.bfloat16)
+    precision_rules.cpu_has_fast_bf16 = real_check
     for precision, dtype in (('fp32', None), ('bf16', torch.bfloat16)):
         fast = optimize_for_inference(plain, 'cpu', dtype)
-        for name, model in (('plain', plain), ('optimized', fast)):
+        models = [('plain', plain), ('optimized', fast)]
+        if dtype is not None and not real_check():
+            models.append(('optimized_channels_last', channels_last_bf16))
+        for name, model in models:
             with torch.inference_mode(), torch.autocast('cpu', torch.bfloat16, enabled=dtype is not None):
                 out[f'{name}_{precision}_s'] = round(_ms(lambda: model({'img': img}, {}, {}, 'test'), 1) / 1000, 3)
     with torch.inference_mode(), torch.autocast('cpu', torch.bfloat16), profile() as prof:

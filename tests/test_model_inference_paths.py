@@ -143,6 +143,20 @@ def test_optimized_model_is_for_inference_only(model, tiny_cfg):
     assert not torch.equal(bn.running_mean, mean) and model.box_net.deconv[0].weight.grad is not None
 
 
+@pytest.mark.parametrize('fast_bf16', [False, True])
+def test_deconv_layout_follows_the_cpus_bf16_kernels(model, monkeypatch, caplog, fast_bf16):
+    """bf16 on a CPU without oneDNN bf16 kernels: contiguous deconvolutions (torch's reference kernel is several
+    times slower on channels_last) and one warning; with the kernels, or in fp32, channels_last and no warning."""
+    from common.utils import precision as precision_rules
+    monkeypatch.setattr(precision_rules, 'cpu_has_fast_bf16', lambda: fast_bf16)
+    with caplog.at_level('WARNING'):
+        bf16 = optimize_for_inference(model, 'cpu', torch.bfloat16)
+    assert bf16.box_net.deconv.channels_last is fast_bf16 and bf16.hand_roi_net.deconv.channels_last is fast_bf16
+    assert bf16.box_net.deconv[0].weight.is_contiguous(memory_format=torch.channels_last) is fast_bf16
+    assert ('emulated' in caplog.text) is not fast_bf16
+    assert optimize_for_inference(model, 'cpu').box_net.deconv.channels_last
+
+
 def test_deconv_folding_and_conv_gemm_units():
     """The swapped modules alone: folded stack == Sequential(ConvT, BN, ReLU, ...) in eval; ConvGemmLinear
     == F.linear."""
@@ -160,6 +174,13 @@ def test_deconv_folding_and_conv_gemm_units():
         fused, plain = FoldedDeconvStack.from_stack(stack)(x), stack(x)
     assert fused.shape == (2, 8, 24, 20) and fused.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(fused, plain, rtol=1e-4, atol=1e-5)
+    # the contiguous variant (bf16 on CPUs without oneDNN bf16 kernels): same values, no layout change
+    flat = FoldedDeconvStack.from_stack(stack, torch.bfloat16, channels_last=False)
+    assert not flat.channels_last and flat[0].weight.is_contiguous() and flat[0].weight.dtype == torch.bfloat16
+    with torch.no_grad(), torch.autocast('cpu', torch.bfloat16):
+        out = flat(x.bfloat16())
+    assert out.is_contiguous() and not out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out.float(), plain, rtol=5e-2, atol=5e-2)
     lin = torch.nn.Linear(12, 20)
     x = torch.randn(3, 7, 12)
     with torch.no_grad():

@@ -7,7 +7,9 @@ a copy in which a few submodules are swapped for equivalent, faster ones:
 * every `ConvTranspose2d + BatchNorm2d (+ ReLU)` stack (BoxNet and HandRoI upsampling) becomes a
   `FoldedDeconvStack`: the eval BatchNorm is folded into the transposed convolution with
   `torch.nn.utils.fusion.fuse_conv_bn_eval(..., transpose=True)` and the stack runs channels_last
-  (oneDNN's transposed convolution is ~1.5-2x faster there; saves a full pass over the largest maps);
+  (oneDNN's transposed convolution is ~1.5-2x faster there; saves a full pass over the largest maps) —
+  except in bf16/fp16 on a CPU without oneDNN kernels for that dtype (``cpu_has_fast_bf16``), where torch's
+  reference kernel is several times slower on channels_last than on contiguous tensors;
 * every `JointSampler` (BoxNet, HandRotationNet) becomes a `GatherJointSampler`: bilinear sampling by
   gathering 4 corners (`sample_points_gather`) instead of `F.grid_sample`, which under autocast makes
   a full fp32 copy of a (B, 256, 128, 96) map to read 3 points;
@@ -86,30 +88,37 @@ def _frozen(t: torch.Tensor, dtype: Optional[torch.dtype] = None,
 class FoldedDeconvStack(_InferenceOnly, nn.Sequential):
     """A `make_deconv_layers` stack with each eval BatchNorm folded into its ConvTranspose2d.
 
-    (B, Cin, H, W) -> (B, Cout, 2^n H, 2^n W), channels_last (the input is converted once).
+    (B, Cin, H, W) -> (B, Cout, 2^n H, 2^n W), channels_last (the input is converted once) when
+    ``channels_last``, else in the input's layout.
     """
+    channels_last = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.contiguous(memory_format=torch.channels_last)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         for layer in self:
             x = layer(x)
         return x
 
     @classmethod
-    def from_stack(cls, stack: nn.Sequential, dtype: Optional[torch.dtype] = None) -> 'FoldedDeconvStack':
+    def from_stack(cls, stack: nn.Sequential, dtype: Optional[torch.dtype] = None,
+                   channels_last: bool = True) -> 'FoldedDeconvStack':
+        layout = torch.channels_last if channels_last else torch.contiguous_format
         layers, children, i = [], list(stack), 0
         while i < len(children):
             layer, nxt = children[i], children[i + 1] if i + 1 < len(children) else None
             if isinstance(layer, nn.ConvTranspose2d) and isinstance(nxt, nn.BatchNorm2d):
                 fused = fuse_conv_bn_eval(layer, nxt, transpose=True)  # a new module (deep copy)
-                fused.weight = _frozen(fused.weight, dtype, torch.channels_last)  # oneDNN's weight layout
+                fused.weight = _frozen(fused.weight, dtype, layout)  # channels_last: oneDNN's weight layout
                 fused.bias = _frozen(fused.bias, dtype)
                 layers.append(fused)
                 i += 2
             else:
                 layers.append(copy.deepcopy(layer))
                 i += 1
-        return cls(*layers).eval()
+        folded = cls(*layers).eval()
+        folded.channels_last = channels_last
+        return folded
 
 
 def _is_deconv_bn_stack(m: nn.Module) -> bool:
@@ -254,7 +263,10 @@ def optimize_for_inference(model: nn.Module, device, dtype: Optional[torch.dtype
     if param is not None and param.device.type != device.type:
         raise ValueError(f'optimize_for_inference: the model is on {param.device}, not {device}; '
                          'move it first (model.to(device))')
-    if device.type == 'cpu' and dtype == torch.bfloat16 and not precision_rules.cpu_has_fast_bf16():
+    # oneDNN runs the deconvolutions (fast, channels_last) unless a CPU lacks kernels for the low precision
+    onednn_deconv = device.type != 'cpu' or dtype is None or (dtype == torch.bfloat16
+                                                              and precision_rules.cpu_has_fast_bf16())
+    if device.type == 'cpu' and dtype == torch.bfloat16 and not onednn_deconv:
         logger.warning(precision_rules.SLOW_BF16_WARNING)
     replacements: Dict[str, nn.Module] = {}
     skip = ()  # modules inside an already replaced stack
@@ -262,7 +274,7 @@ def optimize_for_inference(model: nn.Module, device, dtype: Optional[torch.dtype
         if not name or name.startswith(skip):
             continue
         if _is_deconv_bn_stack(m):
-            replacements[name] = FoldedDeconvStack.from_stack(m, dtype)
+            replacements[name] = FoldedDeconvStack.from_stack(m, dtype, channels_last=onednn_deconv)
             skip = skip + (name + '.',)
         elif type(m) is JointSampler:
             replacements[name] = GatherJointSampler().eval()
