@@ -20,9 +20,10 @@ precision (convolutions, matmuls and attention in fp16; softmax, norms and the r
 keeps them), with the weights stored in fp16; input and outputs stay float32.
 
 Graph clean-up: constant folding only (``onnxscript.optimizer.fold_constants``; folds the weights' casts, so an fp16
-file stores fp16 weights). The exporter's default optimizer is not used: its pattern rewriter takes about half the
-export time, onnxruntime and TensorRT make the same fusions when they load the file, and its BatchNorm-into-
-ConvTranspose rule writes float32 weights into an fp16 ConvTranspose (a graph onnxruntime refuses to load).
+file stores fp16 weights). The exporter's default optimizer is not used: onnxruntime and TensorRT make its fusions
+when they load the file, its pattern rewriter makes exports 15-60 % slower (benchmarks/onnx_export_time.py), and on
+fp16 graphs it leaves the weights fp32 behind casts and can write fp32 weights into an fp16 ConvTranspose (its
+BatchNorm fusion; onnxruntime refuses such a file).
 """
 from __future__ import annotations
 
