@@ -65,7 +65,7 @@ def autocast(precision: str, device: torch.device | str):
 def cpu_has_fast_bf16() -> bool:
     """Whether oneDNN has bf16 kernels for this CPU (AVX-512 or AMX). Without them (e.g. AVX2-only CPUs) torch
     emulates bf16 and runs transposed convolutions through its reference kernel: a bf16 forward of this network is
-    then 10-50x slower than fp32 (BENCHMARKS.md "bf16 without AVX-512"). True when torch cannot tell."""
+    then about 10x slower than fp32 (BENCHMARKS.md "bf16 without AVX-512"). True when torch cannot tell."""
     import torch
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
