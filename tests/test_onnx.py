@@ -70,7 +70,7 @@ def _graph_sources() -> list[Path]:
     files = list((ROOT / 'common' / 'nets').glob('*.py'))
     files += [ROOT / 'common' / 'deploy' / 'export.py', ROOT / 'common' / 'deploy' / 'metadata.py']
     files += [ROOT / 'common' / 'model.py', ROOT / 'common' / 'utils' / 'rotation.py',
-              ROOT / 'common' / 'utils' / 'camera.py']
+              ROOT / 'common' / 'utils' / 'camera.py', ROOT / 'common' / 'utils' / 'precision.py']
     files += [ROOT / 'main' / 'config' / f'{c}.py' for c in ARCHS.values()]
     files += sorted((ROOT / 'main' / 'config' / '_base_').glob('*.py'))
     return files
