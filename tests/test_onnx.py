@@ -93,43 +93,49 @@ def _versions() -> str:
     return '-'.join(m.__version__ for m in (torch, torchvision, onnx, onnxscript, timm, roma))
 
 
+def _onnx_cfg(arch: str, human_model_path):
+    from common.config import load_config
+    return load_config(f'{ARCHS[arch]}.py', {'encoder.depth': DEPTH, 'human_model_path': str(human_model_path)})
+
+
 @pytest.fixture(scope='session')
 def onnx_cfgs(human_model_path):
-    from common.config import load_config
-    return {arch: load_config(f'{name}.py', {'encoder.depth': DEPTH, 'human_model_path': str(human_model_path)})
-            for arch, name in ARCHS.items()}
+    return {arch: _onnx_cfg(arch, human_model_path) for arch in ARCHS}
+
+
+def _export_test_file(arch: str, precision: str, path: Path, human_model_path) -> None:
+    """One test export (run in a worker process: tracing is single-threaded Python, so exports run side by side)."""
+    from common.deploy.export import export_onnx
+    cfg = _onnx_cfg(arch, human_model_path)
+    export_onnx(build_test_model(cfg), cfg, path, precision=precision, dynamic_batch=True, weights='random')
 
 
 @pytest.fixture(scope='session')
-def onnx_files(onnx_cfgs, synthetic_root):
+def onnx_files(onnx_cfgs, synthetic_root, human_model_path):
     """{arch: exported .onnx path} (dynamic batch, fp32), 'S32_fp16' (the S32 network exported in fp16), and the
     S32 weights as a checkpoint ('S32_ckpt')."""
     import hashlib
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     from filelock import FileLock
 
     from common.checkpoint import save_checkpoint
-    from common.deploy.export import export_onnx
     key = hashlib.sha1((source_hash(*_graph_sources()) + _weights_recipe() + _versions()).encode()).hexdigest()[:12]
     out = synthetic_root / f'onnx_{key}'
-    files = {}
+    jobs = {arch: (arch, 'fp32', out / f'{arch}.onnx') for arch in ARCHS}
+    jobs['S32_fp16'] = ('S32', 'fp16', out / 'S32_fp16.onnx')
     with FileLock(str(out) + '.lock'):
         out.mkdir(exist_ok=True)
-        for arch, cfg in onnx_cfgs.items():
-            path = out / f'{arch}.onnx'
-            if not path.is_file():
-                export_onnx(build_test_model(cfg), cfg, path, dynamic_batch=True, weights='random')
-            files[arch] = path
-        path = out / 'S32_fp16.onnx'
-        if not path.is_file():
-            export_onnx(build_test_model(onnx_cfgs['S32']), onnx_cfgs['S32'], path, precision='fp16',
-                        dynamic_batch=True, weights='random')
-        files['S32_fp16'] = path
+        todo = [job for job in jobs.values() if not job[2].is_file()]
+        if todo:
+            with ProcessPoolExecutor(len(todo), mp_context=multiprocessing.get_context('spawn')) as pool:
+                for done in [pool.submit(_export_test_file, *job, human_model_path) for job in todo]:
+                    done.result()
         ckpt = out / 'S32.pth.tar'
         if not ckpt.is_file():
             save_checkpoint(ckpt, build_test_model(onnx_cfgs['S32']))
-    files['S32_ckpt'] = ckpt
-    return files
+    return {**{name: job[2] for name, job in jobs.items()}, 'S32_ckpt': ckpt}
 
 
 @pytest.fixture(scope='session')
