@@ -89,8 +89,10 @@ def model_times(torch, human_model_path) -> dict:
     from common.utils import precision as precision_rules
     real_check = precision_rules.cpu_has_fast_bf16
     precision_rules.cpu_has_fast_bf16 = lambda: True  # the transform as on a CPU with bf16 kernels
-    channels_last_bf16 = optimize_for_inference(plain, 'cpu', torch.bfloat16)
-    precision_rules.cpu_has_fast_bf16 = real_check
+    try:
+        channels_last_bf16 = optimize_for_inference(plain, 'cpu', torch.bfloat16)
+    finally:
+        precision_rules.cpu_has_fast_bf16 = real_check
     for precision, dtype in (('fp32', None), ('bf16', torch.bfloat16)):
         fast = optimize_for_inference(plain, 'cpu', dtype)
         models = [('plain', plain), ('optimized', fast)]

@@ -15,7 +15,6 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,23 +27,6 @@ def parse_args():
     p.add_argument('--precisions', default='fp32,fp16')
     p.add_argument('--rounds', type=int, default=2)
     return p.parse_args()
-
-
-def exporter_optimized(model, cfg, out, precision):
-    """The exporter's own pipeline on the same graph (``NetworkGraph``), metadata left out."""
-    import torch
-
-    from common.deploy.export import DEFAULT_OPSET, NetworkGraph
-    from common.deploy.metadata import NETWORK_OUTPUTS
-    H, W = (int(v) for v in cfg.input_img_shape)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        program = torch.onnx.export(NetworkGraph(model, precision).eval(), (torch.rand(2, 3, H, W),), dynamo=True,
-                                    opset_version=DEFAULT_OPSET, input_names=['img'],
-                                    output_names=[n for n, _ in NETWORK_OUTPUTS],
-                                    dynamic_shapes=({0: torch.export.Dim('batch', min=1)},), external_data=False,
-                                    optimize=True)
-    program.save(str(out))
 
 
 def check(path, model) -> dict:
@@ -73,7 +55,7 @@ def main():
     from benchmarks.model_throughput import resolve_body_model
     from benchmarks.onnx_throughput import cpu_name
     from common.config import load_config
-    from common.deploy.export import export_onnx
+    from common.deploy.export import export_onnx, trace_network
     from common.model import build_model
     cfg = load_config('config_smpler_x_s32', {'encoder.depth': args.depth})
     cfg.human_model_path = resolve_body_model(None, cfg)
@@ -89,8 +71,8 @@ def main():
                 t = time.perf_counter()
                 if pipeline == 'export_onnx':
                     export_onnx(model, cfg, out, precision=precision)
-                else:
-                    exporter_optimized(model, cfg, out, precision)
+                else:  # the same trace, the exporter's optimizer instead of the folding; no metadata/check
+                    trace_network(model, cfg, precision=precision, exporter_optimizer=True).save(str(out))
                 row = {'pipeline': pipeline, 'precision': precision,
                        'seconds': round(time.perf_counter() - t, 1), 'bytes': out.stat().st_size, **check(out, model)}
                 result['runs'].append(row)

@@ -41,7 +41,7 @@ from common.utils.precision import autocast
 
 logger = logging.getLogger(__name__)
 
-__all__ = ['NetworkGraph', 'export_onnx', 'load_network', 'DEFAULT_OPSET', 'PRECISIONS']
+__all__ = ['NetworkGraph', 'export_onnx', 'trace_network', 'load_network', 'DEFAULT_OPSET', 'PRECISIONS']
 
 DEFAULT_OPSET = 18  # RoiAlign coordinate_transformation_mode needs >= 16; 18 is widely supported (TensorRT 10)
 PRECISIONS = ('fp32', 'fp16')  # fp16: autocast mixed precision (module docstring); for GPUs
@@ -94,29 +94,14 @@ def export_onnx(model: nn.Module, cfg, out: str | Path, *, precision: str = 'fp3
         ``out`` as a Path. The file holds the weights inline (single file; models < 2 GB).
     """
     import onnx
-    from onnx_ir.passes.common import RemoveUnusedNodesPass
-    from onnxscript.optimizer import fold_constants
     if precision not in PRECISIONS:
         raise ValueError(f'precision must be one of {PRECISIONS}, got {precision!r}')
     if opset < 16:
         raise ValueError(f'opset {opset} is too old: RoiAlign with aligned=False semantics needs opset >= 16')
     out = Path(out)
-    model = model.eval()  # the plain model: optimize_for_inference's copy is for torch only
-    device = next(model.parameters()).device
-    graph = NetworkGraph(model, precision).eval()
-    H, W = (int(v) for v in cfg.input_img_shape)
-    example = torch.rand(max(batch, 2) if dynamic_batch else batch, 3, H, W, device=device)
-    dynamic_shapes = ({0: torch.export.Dim('batch', min=1)},) if dynamic_batch else None
     logger.info('exporting %s to ONNX (opset %d, %s, %s batch)', Path(str(cfg.filename)).stem, opset, precision,
                 'dynamic' if dynamic_batch else f'fixed {batch}')
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # tracer chatter (roma's shape asserts, deprecations)
-        program = torch.onnx.export(graph, (example,), dynamo=True, opset_version=opset, input_names=['img'],
-                                    output_names=list(_OUTPUT_NAMES), dynamic_shapes=dynamic_shapes,
-                                    external_data=False, verbose=False, optimize=False)
-    # no size limits: the casts of the weights (fp16) are folded too
-    fold_constants(program.model, input_size_limit=1 << 62, output_size_limit=1 << 62)
-    RemoveUnusedNodesPass()(program.model)
+    program = trace_network(model, cfg, precision=precision, opset=opset, dynamic_batch=dynamic_batch, batch=batch)
     proto = program.model_proto
     meta = build_metadata(cfg, opset=opset, precision=precision, weights=weights, dynamic_batch=dynamic_batch,
                           batch=batch)
@@ -129,6 +114,31 @@ def export_onnx(model: nn.Module, cfg, out: str | Path, *, precision: str = 'fp3
         onnx.save_model(proto, str(tmp))
     logger.info('wrote %s (%.1f MB)', out, out.stat().st_size / 1e6)
     return out
+
+
+def trace_network(model: nn.Module, cfg, *, precision: str = 'fp32', opset: int = DEFAULT_OPSET,
+                  dynamic_batch: bool = True, batch: int = 1, exporter_optimizer: bool = False):
+    """``model``'s ``NetworkGraph`` as a ``torch.onnx.ONNXProgram`` (no metadata, not checked): traced by the dynamo
+    exporter, then constant-folded. ``exporter_optimizer``: the exporter's own default optimizer instead of the
+    folding (not used for files; ``benchmarks/onnx_export_time.py`` compares the two)."""
+    from onnx_ir.passes.common import RemoveUnusedNodesPass
+    from onnxscript.optimizer import fold_constants
+    model = model.eval()  # the plain model: optimize_for_inference's copy is for torch only
+    device = next(model.parameters()).device
+    graph = NetworkGraph(model, precision).eval()
+    H, W = (int(v) for v in cfg.input_img_shape)
+    example = torch.rand(max(batch, 2) if dynamic_batch else batch, 3, H, W, device=device)
+    dynamic_shapes = ({0: torch.export.Dim('batch', min=1)},) if dynamic_batch else None
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # tracer chatter (roma's shape asserts, deprecations)
+        program = torch.onnx.export(graph, (example,), dynamo=True, opset_version=opset, input_names=['img'],
+                                    output_names=list(_OUTPUT_NAMES), dynamic_shapes=dynamic_shapes,
+                                    external_data=False, verbose=False, optimize=exporter_optimizer)
+    if not exporter_optimizer:
+        # no size limits: the casts of the weights (fp16) are folded too
+        fold_constants(program.model, input_size_limit=1 << 62, output_size_limit=1 << 62)
+        RemoveUnusedNodesPass()(program.model)
+    return program
 
 
 RANDOM_WEIGHTS_SEED = 0  # the seed of smplerx.load(random_weights=True): the same random network
